@@ -15,6 +15,7 @@
 #![allow(clippy::disallowed_methods, clippy::print_stdout)]
 
 mod credentials;
+mod email;
 mod harness;
 
 use std::time::Duration;
@@ -35,7 +36,8 @@ fn main() {
         settings.rounds
     );
     let mut failed = Vec::new();
-    let pairs = credentials::pairs();
+    let mut pairs = credentials::pairs();
+    pairs.extend(email::pairs());
     for pair in pairs {
         if only.as_deref().is_some_and(|o| !pair.name.contains(o)) {
             continue;

@@ -1,0 +1,114 @@
+//! Golden files for every notice in both languages (`tests/golden/`), and injection attempts.
+//! `UPDATE_GOLDEN=1 cargo test -p mfa-email-identity --test notices` rewrites the files; the
+//! diff is then reviewed like code.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::time::{Duration, UNIX_EPOCH};
+
+use mfa_email_identity::{Language, Notice, NoticeFormat};
+
+fn samples() -> Vec<Notice> {
+    // 2023-11-30 15:31 JST, the time on the notice's sample mail.
+    let at = UNIX_EPOCH + Duration::from_secs(1_701_325_860);
+    let product = "WithSecure™".to_owned();
+    vec![
+        Notice::EmailChangedOld {
+            product: product.clone(),
+            new_address_hint: "r•••@withsecure.com".into(),
+            revert_link: "https://portal.example/email/revert?token=REVERT".into(),
+            revert_expires: at,
+        },
+        Notice::EmailChangedNew {
+            product: product.clone(),
+            new_address: "ryuko.konaka+20231201@withsecure.com".into(),
+            login_link: "https://portal.example/login".into(),
+        },
+        Notice::ConfirmNewAddress {
+            product: product.clone(),
+            new_address: "ryuko.konaka+20231201@withsecure.com".into(),
+            confirm_link: "https://portal.example/email/confirm?token=CONFIRM".into(),
+            expires: at,
+        },
+        Notice::EmailChangeRequested {
+            product: product.clone(),
+            new_address_hint: "r•••@withsecure.com".into(),
+            cancel_link: "https://portal.example/email/revert?token=CANCEL".into(),
+            expires: at,
+        },
+        Notice::EmailChangeReverted {
+            product: product.clone(),
+            restored_address: "ryu@withsecure.com".into(),
+        },
+        Notice::EmailOneTimeCode { product, code: "123456".into(), expires: at },
+    ]
+}
+
+#[test]
+fn golden_files() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut mismatches = Vec::new();
+    for notice in samples() {
+        for (language, offset) in [(Language::Japanese, 540), (Language::English, 0)] {
+            let r = notice.render(NoticeFormat::new(language, offset));
+            let text = format!("Subject: {}\n\n{}", r.subject, r.text);
+            for (ext, body) in [("txt", text), ("html", r.html)] {
+                let path = dir.join(format!("{}.{}.{ext}", notice.kind(), language.tag()));
+                if update {
+                    std::fs::write(&path, &body).unwrap();
+                } else {
+                    let want = std::fs::read_to_string(&path)
+                        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                    if want != body {
+                        mismatches.push(path.display().to_string());
+                    }
+                }
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "differs from golden: {mismatches:?}");
+}
+
+#[test]
+fn the_japanese_texts_follow_the_notice() {
+    let s = samples();
+    let ja = NoticeFormat::new(Language::Japanese, 540);
+    let old = s[0].render(ja);
+    assert_eq!(old.subject, "WithSecure™メールアドレスを変更しました。");
+    assert!(old.text.contains(
+        "このメールアドレスを使用してWithSecure™にログインすることはできなくなりました。"
+    ));
+    assert!(old.text.contains("2023年11月30日 15:31 (UTC+09:00)"));
+    let new = s[1].render(ja);
+    assert!(
+        new.text.contains("次の資格情報を使用してWithSecure™アカウントにログインしてください:")
+    );
+    assert!(new.text.contains("新しいメールアドレス: ryuko.konaka+20231201@withsecure.com"));
+    assert!(new.text.contains("本メールに返信しないでください。"));
+}
+
+#[test]
+fn parameters_cannot_inject_markup_or_headers() {
+    let evil = Notice::EmailChangedNew {
+        product: "Evil\r\nBcc: victim@example.com".into(),
+        new_address: "<script>alert(1)</script>\"@x".into(),
+        login_link: "javascript:alert(1)".into(),
+    };
+    for language in Language::ALL {
+        let r = evil.render(NoticeFormat::new(language, 0));
+        assert!(!r.subject.contains('\n') && !r.subject.contains('\r'), "{}", r.subject);
+        assert!(!r.text.contains("\nBcc:"));
+        assert!(!r.html.contains("<script>"), "{}", r.html);
+        assert!(r.html.contains("&lt;script&gt;"));
+        assert!(!r.html.contains("href=\"javascript:"), "{}", r.html);
+    }
+    assert_eq!(format!("{evil:?}"), "Notice::email-changed-new { .. }");
+    let code = Notice::EmailOneTimeCode {
+        product: "P".into(),
+        code: "987654".into(),
+        expires: UNIX_EPOCH,
+    };
+    assert!(!format!("{code:?}").contains("987654"));
+    assert!(!format!("{:?}", code.render(NoticeFormat::default())).contains("987654"));
+}

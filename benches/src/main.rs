@@ -17,6 +17,7 @@
 mod credentials;
 mod email;
 mod harness;
+mod totp;
 
 use std::time::Duration;
 
@@ -38,6 +39,7 @@ fn main() {
     let mut failed = Vec::new();
     let mut pairs = credentials::pairs();
     pairs.extend(email::pairs());
+    pairs.extend(totp::pairs());
     for pair in pairs {
         if only.as_deref().is_some_and(|o| !pair.name.contains(o)) {
             continue;

@@ -18,6 +18,7 @@ mod credentials;
 mod email;
 mod harness;
 mod totp;
+mod webauthn;
 
 use std::time::Duration;
 
@@ -40,6 +41,7 @@ fn main() {
     let mut pairs = credentials::pairs();
     pairs.extend(email::pairs());
     pairs.extend(totp::pairs());
+    pairs.extend(webauthn::pairs());
     for pair in pairs {
         if only.as_deref().is_some_and(|o| !pair.name.contains(o)) {
             continue;

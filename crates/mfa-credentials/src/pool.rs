@@ -199,19 +199,29 @@ fn worker(rx: &Mutex<Receiver<Work>>, hasher: &PasswordHasher, gauges: &Gauges) 
         let Ok(work) = next else { return };
         let now = gauges.running.fetch_add(1, Ordering::SeqCst) + 1;
         gauges.max_running.fetch_max(now, Ordering::SeqCst);
+        // The gauges are updated before the waiter is woken, so that a caller who has its
+        // answer also sees it counted.
+        let finish = || {
+            gauges.running.fetch_sub(1, Ordering::SeqCst);
+            gauges.completed.fetch_add(1, Ordering::SeqCst);
+        };
         match work {
             Work::Hash { password, salt, done } => {
-                done.complete(hasher.hash_with_salt(&password, &salt, &mut ws));
+                let r = hasher.hash_with_salt(&password, &salt, &mut ws);
+                finish();
+                done.complete(r);
             }
             Work::Verify { password, stored, done } => {
-                done.complete(hasher.verify_in(&password, &stored, &mut ws));
+                let r = hasher.verify_in(&password, &stored, &mut ws);
+                finish();
+                done.complete(r);
             }
             Work::Unknown { password, done } => {
-                done.complete(hasher.verify_unknown_account_in(&password, &mut ws));
+                let r = hasher.verify_unknown_account_in(&password, &mut ws);
+                finish();
+                done.complete(r);
             }
         }
-        gauges.running.fetch_sub(1, Ordering::SeqCst);
-        gauges.completed.fetch_add(1, Ordering::SeqCst);
     }
 }
 

@@ -12,11 +12,12 @@
 //! - `--rss`: also run the hashing pool's memory burst (100 requests, 2 workers).
 #![forbid(unsafe_code)]
 // A benchmark reads the clock; the libraries it measures do not.
-#![allow(clippy::disallowed_methods, clippy::print_stdout)]
+#![allow(clippy::disallowed_methods, clippy::disallowed_types, clippy::print_stdout)]
 
 mod credentials;
 mod email;
 mod harness;
+mod push;
 mod totp;
 mod webauthn;
 
@@ -42,6 +43,7 @@ fn main() {
     pairs.extend(email::pairs());
     pairs.extend(totp::pairs());
     pairs.extend(webauthn::pairs());
+    pairs.extend(push::pairs());
     for pair in pairs {
         if only.as_deref().is_some_and(|o| !pair.name.contains(o)) {
             continue;

@@ -1,5 +1,10 @@
 //! Prints a fresh P-256 device key as PKCS#8 hex (how the test-vector key was made).
-#![allow(clippy::print_stdout, clippy::disallowed_methods, clippy::disallowed_types, clippy::unwrap_used)]
+#![allow(
+    clippy::print_stdout,
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::unwrap_used
+)]
 
 fn main() {
     let rng = ring::rand::SystemRandom::new();

@@ -1,0 +1,69 @@
+//! The account policy and the flows of the workspace: email as the login identifier with
+//! legacy usernames phased out, a second factor always required, retired factors (SMS)
+//! refused, step-up for sensitive actions, throttling that cannot lock a victim out for
+//! good — composed from the primitive crates and driven through small, atomic storage
+//! traits.
+//!
+//! ```mermaid
+//! stateDiagram-v2
+//!     [*] --> Password: identifier + password
+//!     Password --> Refused: unknown / wrong / username refused / throttled
+//!     Password --> MustEnroll: no usable second factor, grace over
+//!     Password --> Authenticated: no second factor, inside the grace period (AAL1)
+//!     Password --> SecondFactor: preferred method started
+//!     SecondFactor --> SecondFactor: try another method / wrong code
+//!     SecondFactor --> Authenticated: code, assertion, approval or recovery code
+//!     SecondFactor --> Expired: flow time out
+//!     MustEnroll --> Authenticated: factor enrolled and confirmed
+//!     Authenticated --> [*]
+//! ```
+//!
+//! Policy ([`Policy`]) is data and pure functions; the orchestrator ([`Auth`]) performs
+//! each step through [`Store`], [`Mailer`] and [`PushSender`], and records
+//! [`AuditEvent`]s. Flow records are single-use: every step takes its record atomically
+//! before acting on it. `mfa-testkit` has the in-memory store, the conformance suite every
+//! storage adapter must pass, and software authenticators.
+//!
+//! ```
+//! use std::time::{Duration, UNIX_EPOCH};
+//! use mfa_flow::{FactorKind, RetirementPolicy, UsernameDecision, UsernamePolicy};
+//!
+//! let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+//! // SMS is retired by default.
+//! assert!(!RetirementPolicy::default().allows(FactorKind::Sms, now));
+//! // Usernames: warned now, refused from a date.
+//! let usernames = UsernamePolicy { warn_from: Some(UNIX_EPOCH), refuse_from: Some(now + Duration::from_secs(86_400)) };
+//! assert_eq!(usernames.decide(now), UsernameDecision::AcceptWithWarning);
+//! assert_eq!(usernames.decide(now + Duration::from_secs(86_400)), UsernameDecision::Refuse);
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod audit;
+mod auth;
+mod model;
+mod policy;
+mod store;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use audit::{AuditEvent, AuditSink, FailureReason, NoAudit};
+pub use auth::{
+    Assurance, Auth, AuthConfig, Authenticated, ChallengeView, ClientInfo, EmailChangeStarted,
+    Enrolled, FactorStatus, LoginError, LoginStep, MethodView, Prompt, PushEnrollmentStatus,
+    RequiredAction, RngSource, Services, Session, TotpEnrollment, UnavailableFactor, Warning,
+};
+pub use model::{Account, AccountId, Factor, FactorData, FactorId, FactorKind, ProfileFields};
+pub use policy::{
+    EnrollmentGrace, MfaRequirement, Policy, Retirement, RetirementPolicy, RetirementReason,
+    StepUpPolicy, ThrottlePolicy, ThrottleState, UsernameDecision, UsernamePolicy,
+};
+pub use store::{Mailer, PushSender, Store, StoreError, StoreResult};
+
+pub(crate) fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+pub(crate) fn from_unix(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs)
+}

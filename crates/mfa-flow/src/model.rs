@@ -1,0 +1,173 @@
+//! Accounts and factors as stored.
+
+use core::fmt;
+
+use mfa_email_identity::{CanonicalEmail, EmailAddress, Username};
+use mfa_push::DeviceRecord;
+use mfa_totp::Profile;
+use mfa_webauthn::WebauthnCredential;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// An account id: stable, random, never derived from the email (which can change). It is
+/// also the WebAuthn user handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AccountId(pub Uuid);
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A factor id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct FactorId(pub Uuid);
+
+impl fmt::Display for FactorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Profile fields of the settings dialog.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ProfileFields {
+    /// First name.
+    pub first_name: String,
+    /// Last name.
+    pub last_name: String,
+    /// `ja` or `en`.
+    pub language: String,
+    /// An IANA zone name, e.g. `Etc/UTC`.
+    pub time_zone: String,
+    /// Anonymous UI analytics consent.
+    pub analytics_consent: bool,
+}
+
+/// An account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// The id.
+    pub id: AccountId,
+    /// Bumped by every update; updates compare-and-swap on it.
+    pub version: u64,
+    /// The login address as typed.
+    pub email: EmailAddress,
+    /// Its canonical form: unique across accounts.
+    pub canonical_email: CanonicalEmail,
+    /// A legacy username (existing accounts only), unique when present.
+    pub username: Option<Username>,
+    /// The password hash (PHC string, or an imported bcrypt hash).
+    pub password_hash: String,
+    /// Created at (Unix seconds).
+    pub created: u64,
+    /// The factor used at the last successful login (the preferred method).
+    pub last_factor: Option<FactorId>,
+    /// Profile fields.
+    pub profile: ProfileFields,
+}
+
+/// Kinds of second factor. The order of the variants is not the offer order; see
+/// [`FactorKind::rank`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FactorKind {
+    /// A roaming security key (WebAuthn).
+    SecurityKey,
+    /// A passkey (WebAuthn, discoverable, user-verifying).
+    Passkey,
+    /// A platform authenticator (WebAuthn).
+    BiometricKey,
+    /// Push approval on a phone (mfa-push).
+    Push,
+    /// An authenticator app (TOTP).
+    Totp,
+    /// A code sent to the account's email address.
+    EmailCode,
+    /// Recovery codes (last resort).
+    RecoveryCodes,
+    /// SMS one-time code (importable, retired by default).
+    Sms,
+    /// Voice call (importable, retired by default).
+    Voice,
+}
+
+impl FactorKind {
+    /// The default offer order: phishing-resistant first (security key, passkey, biometric
+    /// key), then push, authenticator app, email code; recovery codes last.
+    #[must_use]
+    pub const fn rank(self) -> u8 {
+        match self {
+            Self::SecurityKey => 0,
+            Self::Passkey => 1,
+            Self::BiometricKey => 2,
+            Self::Push => 3,
+            Self::Totp => 4,
+            Self::EmailCode => 5,
+            Self::Sms => 6,
+            Self::Voice => 7,
+            Self::RecoveryCodes => 8,
+        }
+    }
+
+    /// Whether the kind resists phishing (binds the origin).
+    #[must_use]
+    pub const fn phishing_resistant(self) -> bool {
+        matches!(self, Self::SecurityKey | Self::Passkey | Self::BiometricKey)
+    }
+}
+
+/// What a factor holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FactorData {
+    /// A TOTP secret, sealed (`mfa-credentials`' `Sealer`, purpose `totp`), its profile and
+    /// the last step accepted.
+    Totp {
+        /// The sealed secret.
+        sealed_secret: Vec<u8>,
+        /// Algorithm, digits, period.
+        profile: Profile,
+        /// The last step accepted (advanced by compare-and-swap).
+        last_step: Option<u64>,
+    },
+    /// A WebAuthn credential.
+    WebAuthn(Box<WebauthnCredential>),
+    /// A push device.
+    Push(Box<DeviceRecord>),
+    /// Codes by email to the account's address.
+    EmailCode,
+    /// The stored recovery-code set (`rc1$…`).
+    RecoveryCodes(String),
+    /// An imported phone factor (SMS or voice), masked: shown, never accepted while retired.
+    Phone {
+        /// The number, masked (`+81 •••• ••12`).
+        masked_number: String,
+    },
+}
+
+/// A second factor of an account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Factor {
+    /// The id.
+    pub id: FactorId,
+    /// Its account.
+    pub account: AccountId,
+    /// The kind.
+    pub kind: FactorKind,
+    /// The name the user gave it (or a default).
+    pub name: String,
+    /// Created at (Unix seconds).
+    pub created: u64,
+    /// Last used at.
+    pub last_used: Option<u64>,
+    /// Bumped by every update; updates compare-and-swap on it.
+    pub version: u64,
+    /// What it holds.
+    pub data: FactorData,
+}

@@ -1,0 +1,289 @@
+//! The account policy as data plus pure functions: the same input gives the same decision,
+//! nothing is fetched.
+
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::FactorKind;
+
+/// Phases of the retirement of legacy usernames, with their dates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsernamePolicy {
+    /// From this time a username login succeeds with a "switch to your email" warning.
+    pub warn_from: Option<SystemTime>,
+    /// From this time a username login is refused: the user must log in with the email.
+    pub refuse_from: Option<SystemTime>,
+}
+
+/// What the policy says about a username login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum UsernameDecision {
+    /// Accepted.
+    Accept,
+    /// Accepted; tell the user to log in with the email address from now on.
+    AcceptWithWarning,
+    /// Refused: log in with the email address.
+    Refuse,
+}
+
+impl Default for UsernamePolicy {
+    /// Usernames accepted with a warning from now on, no refusal date set.
+    fn default() -> Self {
+        Self { warn_from: Some(SystemTime::UNIX_EPOCH), refuse_from: None }
+    }
+}
+
+impl UsernamePolicy {
+    /// The decision for a username login at `now`.
+    #[must_use]
+    pub fn decide(&self, now: SystemTime) -> UsernameDecision {
+        if self.refuse_from.is_some_and(|t| now >= t) {
+            UsernameDecision::Refuse
+        } else if self.warn_from.is_some_and(|t| now >= t) {
+            UsernameDecision::AcceptWithWarning
+        } else {
+            UsernameDecision::Accept
+        }
+    }
+}
+
+/// Why a factor kind is retired (a UI translates it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RetirementReason {
+    /// Specification change: the notice's reason for SMS ("SMS authentication can no longer
+    /// be used because of the specification change").
+    SpecificationChange,
+    /// The method is not strong enough (SIM swap, interception).
+    Insecure,
+    /// The operator withdrew it.
+    Withdrawn,
+}
+
+/// A factor kind's retirement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retirement {
+    /// The kind.
+    pub kind: FactorKind,
+    /// From when it cannot be enrolled or used.
+    pub from: SystemTime,
+    /// Why.
+    pub reason: RetirementReason,
+}
+
+/// Which factor kinds are retired, from when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetirementPolicy {
+    retired: Vec<Retirement>,
+}
+
+impl Default for RetirementPolicy {
+    /// SMS and voice retired now (from the epoch), for the notice's reason.
+    fn default() -> Self {
+        let from = SystemTime::UNIX_EPOCH;
+        let reason = RetirementReason::SpecificationChange;
+        Self {
+            retired: vec![
+                Retirement { kind: FactorKind::Sms, from, reason },
+                Retirement { kind: FactorKind::Voice, from, reason },
+            ],
+        }
+    }
+}
+
+impl RetirementPolicy {
+    /// No kind retired.
+    #[must_use]
+    pub fn none() -> Self {
+        Self { retired: Vec::new() }
+    }
+
+    /// Also retires `kind` from `from`.
+    #[must_use]
+    pub fn retire(mut self, kind: FactorKind, from: SystemTime, reason: RetirementReason) -> Self {
+        self.retired.retain(|r| r.kind != kind);
+        self.retired.push(Retirement { kind, from, reason });
+        self
+    }
+
+    /// The retirement of `kind` in force at `now`, if any.
+    #[must_use]
+    pub fn retired(&self, kind: FactorKind, now: SystemTime) -> Option<Retirement> {
+        self.retired.iter().find(|r| r.kind == kind && now >= r.from).copied()
+    }
+
+    /// Whether `kind` may be enrolled or used at `now`.
+    #[must_use]
+    pub fn allows(&self, kind: FactorKind, now: SystemTime) -> bool {
+        self.retired(kind, now).is_none()
+    }
+}
+
+/// When MFA must be enrolled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EnrollmentGrace {
+    /// Required at the first login.
+    None,
+    /// Logins without MFA are allowed until this date.
+    Until(SystemTime),
+    /// Allowed for this long after the account was created.
+    AfterCreation(Duration),
+}
+
+/// The MFA requirement: always required; a grace period for enrollment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MfaRequirement {
+    /// The grace period.
+    pub grace: EnrollmentGrace,
+}
+
+impl Default for MfaRequirement {
+    /// No grace: a second factor is required after the password at the first login.
+    fn default() -> Self {
+        Self { grace: EnrollmentGrace::None }
+    }
+}
+
+impl MfaRequirement {
+    /// Until when an account created at `created` may log in without a second factor.
+    #[must_use]
+    pub fn deadline(&self, created: SystemTime) -> Option<SystemTime> {
+        match self.grace {
+            EnrollmentGrace::None => None,
+            EnrollmentGrace::Until(t) => Some(t),
+            EnrollmentGrace::AfterCreation(d) => created.checked_add(d),
+        }
+    }
+
+    /// Whether an account without a usable second factor must enroll now (rather than be
+    /// reminded).
+    #[must_use]
+    pub fn must_enroll(&self, created: SystemTime, now: SystemTime) -> bool {
+        self.deadline(created).is_none_or(|d| now >= d)
+    }
+}
+
+/// Step-up: how fresh a second-factor authentication must be for a sensitive action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepUpPolicy {
+    /// The maximum age (default 10 minutes).
+    pub max_age: Duration,
+}
+
+impl Default for StepUpPolicy {
+    fn default() -> Self {
+        Self { max_age: Duration::from_secs(600) }
+    }
+}
+
+impl StepUpPolicy {
+    /// Whether a second factor verified at `at` is fresh enough at `now`.
+    #[must_use]
+    pub fn is_fresh(&self, at: Option<SystemTime>, now: SystemTime) -> bool {
+        at.is_some_and(|at| match now.duration_since(at) {
+            Ok(age) => age <= self.max_age,
+            // A time slightly ahead of ours (another replica's clock) counts as now.
+            Err(ahead) => ahead.duration() <= Duration::from_secs(5),
+        })
+    }
+}
+
+/// Failure counting with backoff that decays.
+///
+/// Each failure adds one; the count halves every `half_life` without failures, so an
+/// attacker who stops loses their effect and a victim is never locked out for good. A
+/// count at or above `free` imposes a wait of `base × 2^(count − free)`, capped at `max_wait`.
+/// Second-factor failures also stop entirely at `hard_limit` consecutive failures (NIST SP
+/// 800-63B: at most 100), which decays the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottlePolicy {
+    /// Failures allowed without waiting (default 5).
+    pub free: u32,
+    /// The first wait (default 1 s).
+    pub base: Duration,
+    /// The longest wait (default 15 minutes).
+    pub max_wait: Duration,
+    /// The count halves after this long without a failure (default 1 hour).
+    pub half_life: Duration,
+    /// Consecutive second-factor failures that stop attempts until the count decays
+    /// (default 100).
+    pub hard_limit: u32,
+}
+
+impl Default for ThrottlePolicy {
+    fn default() -> Self {
+        Self {
+            free: 5,
+            base: Duration::from_secs(1),
+            max_wait: Duration::from_secs(900),
+            half_life: Duration::from_secs(3600),
+            hard_limit: 100,
+        }
+    }
+}
+
+/// A throttle counter as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ThrottleState {
+    /// Failures, before decay.
+    pub failures: u32,
+    /// The last failure (Unix seconds).
+    pub last_failure: u64,
+}
+
+impl ThrottlePolicy {
+    /// The failure count at `now` after decay.
+    #[must_use]
+    pub fn effective(&self, state: ThrottleState, now: SystemTime) -> u32 {
+        let elapsed = crate::unix(now).saturating_sub(state.last_failure);
+        let halvings = elapsed / self.half_life.as_secs().max(1);
+        if halvings >= 32 { 0 } else { state.failures >> halvings }
+    }
+
+    /// The state after one more failure at `now`.
+    #[must_use]
+    pub fn fail(&self, state: ThrottleState, now: SystemTime) -> ThrottleState {
+        ThrottleState {
+            failures: self.effective(state, now).saturating_add(1),
+            last_failure: crate::unix(now),
+        }
+    }
+
+    /// How long to wait before the next attempt (zero when allowed now).
+    #[must_use]
+    pub fn wait(&self, state: ThrottleState, now: SystemTime) -> Duration {
+        let count = self.effective(state, now);
+        if count < self.free {
+            return Duration::ZERO;
+        }
+        let exp = (count - self.free).min(20);
+        let wait = self.base.saturating_mul(1 << exp).min(self.max_wait);
+        let since = Duration::from_secs(crate::unix(now).saturating_sub(state.last_failure));
+        wait.saturating_sub(since)
+    }
+
+    /// Whether second-factor attempts have hit the hard limit.
+    #[must_use]
+    pub fn at_hard_limit(&self, state: ThrottleState, now: SystemTime) -> bool {
+        self.effective(state, now) >= self.hard_limit
+    }
+}
+
+/// The whole policy.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Policy {
+    /// Legacy usernames.
+    pub usernames: UsernamePolicy,
+    /// Retired factor kinds.
+    pub retirement: RetirementPolicy,
+    /// The MFA requirement.
+    pub mfa: MfaRequirement,
+    /// Step-up freshness.
+    pub step_up: StepUpPolicy,
+    /// Throttling.
+    pub throttle: ThrottlePolicy,
+}

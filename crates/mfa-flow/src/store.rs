@@ -1,0 +1,154 @@
+//! The storage and delivery traits. Every operation that guards a security property is one
+//! atomic method, so any database implements it correctly and two replicas racing cannot
+//! both win; `mfa-testkit`'s conformance suite proves it for each adapter.
+
+use core::future::Future;
+use std::time::SystemTime;
+
+use mfa_email_identity::{CanonicalEmail, EmailAddress, Notice};
+use mfa_push::PushHint;
+
+use crate::policy::ThrottleState;
+use crate::{Account, AccountId, Factor, FactorId};
+
+/// Storage failures.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A unique value (email, username, id) is taken.
+    #[error("already exists")]
+    Conflict,
+    /// A compare-and-swap lost: the record changed since it was read.
+    #[error("changed concurrently")]
+    Stale,
+    /// The record does not exist.
+    #[error("not found")]
+    NotFound,
+    /// The database could not be reached or failed; the message is for logs.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// A stored value could not be decoded.
+    #[error("stored data is corrupt")]
+    Corrupt,
+}
+
+/// Result of storage operations.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What the flows store. All methods are atomic; none is read-then-write in the caller.
+pub trait Store: Send + Sync {
+    /// Creates an account. [`StoreError::Conflict`] if the canonical email or the username
+    /// is taken, or the id exists.
+    fn create_account(&self, account: &Account) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The account with this id.
+    fn account(&self, id: AccountId) -> impl Future<Output = StoreResult<Option<Account>>> + Send;
+
+    /// The account whose canonical email is `email`.
+    fn account_by_email(
+        &self,
+        email: &CanonicalEmail,
+    ) -> impl Future<Output = StoreResult<Option<Account>>> + Send;
+
+    /// The account whose normalized legacy username is `username`.
+    fn account_by_username(
+        &self,
+        username: &str,
+    ) -> impl Future<Output = StoreResult<Option<Account>>> + Send;
+
+    /// Replaces the account if its stored version is `account.version - 1`
+    /// ([`StoreError::Stale`] otherwise); [`StoreError::Conflict`] if its new canonical
+    /// email or username belongs to another account.
+    fn update_account(&self, account: &Account) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Adds a factor.
+    fn add_factor(&self, factor: &Factor) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The account's factors.
+    fn factors(&self, account: AccountId) -> impl Future<Output = StoreResult<Vec<Factor>>> + Send;
+
+    /// Replaces a factor if its stored version is `factor.version - 1`.
+    fn update_factor(&self, factor: &Factor) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Removes a factor; false if it did not exist.
+    fn remove_factor(
+        &self,
+        account: AccountId,
+        factor: FactorId,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Sets a TOTP factor's last used step to `step` if it is below `step` (or unset), and
+    /// says whether it did. This is the replay guard: of two submissions of one code, one
+    /// succeeds.
+    fn advance_totp_step(
+        &self,
+        factor: FactorId,
+        step: u64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Stores a flow record (opaque bytes) under `key` until `expires`.
+    fn put_flow(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires: SystemTime,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Removes and returns the flow record under `key`, if present and not expired: at most
+    /// one caller gets it.
+    fn take_flow(
+        &self,
+        key: &str,
+        now: SystemTime,
+    ) -> impl Future<Output = StoreResult<Option<Vec<u8>>>> + Send;
+
+    /// Reads the flow record under `key` without removing it (`None` if absent or expired).
+    fn get_flow(
+        &self,
+        key: &str,
+        now: SystemTime,
+    ) -> impl Future<Output = StoreResult<Option<Vec<u8>>>> + Send;
+
+    /// Stores a flow record only if no record live at `now` exists under `key`
+    /// ([`StoreError::Conflict`] otherwise): an atomic lock that expires by itself.
+    fn put_flow_new(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires: SystemTime,
+        now: SystemTime,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Reads a throttle counter.
+    fn throttle(&self, key: &str) -> impl Future<Output = StoreResult<ThrottleState>> + Send;
+
+    /// Applies `f` to a throttle counter atomically and returns the new value.
+    fn update_throttle(
+        &self,
+        key: &str,
+        f: impl Fn(ThrottleState) -> ThrottleState + Send + Sync,
+    ) -> impl Future<Output = StoreResult<ThrottleState>> + Send;
+
+    /// Deletes expired flow records; returns how many.
+    fn sweep(&self, now: SystemTime) -> impl Future<Output = StoreResult<u64>> + Send;
+}
+
+/// Sends notices by email (an `.eml` outbox, SMTP …).
+pub trait Mailer: Send + Sync {
+    /// Sends `notice` to `to`.
+    fn send(
+        &self,
+        to: &EmailAddress,
+        notice: &Notice,
+    ) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+/// Delivers push hints (APNs, FCM, a webhook, a long poll).
+pub trait PushSender: Send + Sync {
+    /// Delivers `hint` to the device with `push_token`.
+    fn send(
+        &self,
+        push_token: &str,
+        hint: &PushHint,
+    ) -> impl Future<Output = Result<(), String>> + Send;
+}

@@ -1,0 +1,223 @@
+//! Test support for the workspace and for embedders: the in-memory reference [`MemoryStore`],
+//! recording [`Outbox`] / [`PushOutbox`] / [`AuditLog`], seeded randomness, a ready-made
+//! [`Auth`] for tests ([`test_auth`]), software authenticators ([`TotpApp`], and the push
+//! device side re-exported from `mfa-push`), and the storage [`conformance`] suite every
+//! adapter must pass.
+//!
+//! ```
+//! use mfa_testkit::{MemoryStore, conformance};
+//!
+//! # #[allow(clippy::disallowed_methods)]
+//! let rt = tokio::runtime::Runtime::new()?;
+//! rt.block_on(conformance::run(|| async { MemoryStore::default() }));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![forbid(unsafe_code)]
+
+pub mod conformance;
+mod memory;
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use memory::MemoryStore;
+use mfa_credentials::{
+    HashParams, HashingPool, KeyRing, PasswordHasher, PoolConfig, RecoveryCodes, Sealer,
+    SecretBytes,
+};
+use mfa_email_identity::{
+    EmailAddress, EmailChange, EmailChangeConfig, EmailCodeIssuer, LinkTemplates, Notice,
+};
+use mfa_flow::{AuditEvent, AuditSink, Auth, AuthConfig, Mailer, PushSender, Services};
+use mfa_push::{PushConfig, PushHint, PushServer, ServerKeys};
+use mfa_totp::{Profile, TotpConfig, TotpCredential, TotpSecret};
+use mfa_webauthn::RelyingParty;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+
+/// The fixed time tests start from: 2027-01-15 08:00:00 UTC.
+pub const T0: u64 = 1_800_000_000;
+
+/// `T0 + secs`.
+#[must_use]
+pub fn at(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(T0 + secs)
+}
+
+/// A deterministic generator (never for production).
+#[must_use]
+pub fn seeded(seed: u8) -> ChaCha20Rng {
+    ChaCha20Rng::from_seed([seed; 32])
+}
+
+/// Records every notice sent.
+#[derive(Debug, Clone, Default)]
+pub struct Outbox(Arc<Mutex<Vec<(EmailAddress, Notice)>>>);
+
+impl Outbox {
+    /// Everything sent so far.
+    #[must_use]
+    pub fn sent(&self) -> Vec<(EmailAddress, Notice)> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The last notice to `to`.
+    #[must_use]
+    pub fn last_to(&self, to: &str) -> Option<Notice> {
+        self.sent().into_iter().rev().find(|(a, _)| a.as_typed() == to).map(|(_, n)| n)
+    }
+}
+
+impl Mailer for Outbox {
+    async fn send(&self, to: &EmailAddress, notice: &Notice) -> Result<(), String> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).push((to.clone(), notice.clone()));
+        Ok(())
+    }
+}
+
+/// Records every push hint sent.
+#[derive(Debug, Clone, Default)]
+pub struct PushOutbox(Arc<Mutex<Vec<(String, PushHint)>>>);
+
+impl PushOutbox {
+    /// Everything sent so far.
+    #[must_use]
+    pub fn sent(&self) -> Vec<(String, PushHint)> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+impl PushSender for PushOutbox {
+    async fn send(&self, push_token: &str, hint: &PushHint) -> Result<(), String> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((push_token.to_owned(), hint.clone()));
+        Ok(())
+    }
+}
+
+/// Records every audit event.
+#[derive(Debug, Clone, Default)]
+pub struct AuditLog(Arc<Mutex<Vec<AuditEvent>>>);
+
+impl AuditLog {
+    /// Every event so far.
+    #[must_use]
+    pub fn events(&self) -> Vec<AuditEvent> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+impl AuditSink for AuditLog {
+    fn record(&self, _: SystemTime, event: AuditEvent) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).push(event);
+    }
+}
+
+/// The relying party of the test setup.
+pub const ORIGIN: &str = "https://portal.example.com";
+
+/// Services with small, fast parameters (argon2 at its test minimum) and fixed keys.
+///
+/// # Panics
+/// Never with these constants (they are valid); a panic here is a bug in the testkit.
+#[must_use]
+#[allow(clippy::expect_used)]
+pub fn test_services(mode: mfa_email_identity::ChangeMode) -> Services {
+    let hasher = PasswordHasher::builder()
+        .params(HashParams::DANGER_TEST_MINIMUM)
+        .build()
+        .expect("test params");
+    let passwords = HashingPool::new(hasher, PoolConfig { workers: 2, queue: 64 }).expect("pool");
+    let ring = KeyRing::new(1, SecretBytes::new(vec![7u8; 32])).expect("key ring");
+    let links = LinkTemplates::new(
+        "https://portal.example.com/email/confirm?token={token}",
+        "https://portal.example.com/email/revert?token={token}",
+        "https://portal.example.com/login",
+    )
+    .expect("links");
+    Services {
+        passwords,
+        sealer: Sealer::new(&ring),
+        recovery: RecoveryCodes::new(&ring),
+        email_codes: EmailCodeIssuer::new(&[9u8; 32]).expect("email code key"),
+        totp: TotpConfig::new("Example Portal").expect("issuer"),
+        webauthn: RelyingParty::builder("example.com", "Example Portal")
+            .origin(ORIGIN)
+            .build()
+            .expect("rp"),
+        push: PushServer::new(
+            PushConfig::new(ORIGIN, "Example Portal"),
+            ServerKeys::new(&[("test", [3u8; 32])]).expect("server key"),
+        )
+        .expect("push server"),
+        email_change: EmailChange::new(
+            EmailChangeConfig::new("Example Portal", links).expect("config").mode(mode),
+        ),
+    }
+}
+
+/// An orchestrator over a fresh memory store with recording delivery, for tests.
+pub type TestAuth = Auth<MemoryStore, Outbox, PushOutbox>;
+
+/// Everything a flow test needs.
+#[derive(Debug)]
+pub struct TestEnv {
+    /// The orchestrator.
+    pub auth: TestAuth,
+    /// Mail sent.
+    pub outbox: Outbox,
+    /// Push hints sent.
+    pub pushes: PushOutbox,
+    /// Audit events.
+    pub audit: AuditLog,
+}
+
+/// A test environment with `config` (the product name "Example Portal").
+#[must_use]
+pub fn test_auth(config: AuthConfig, mode: mfa_email_identity::ChangeMode, seed: u8) -> TestEnv {
+    let outbox = Outbox::default();
+    let pushes = PushOutbox::default();
+    let audit = AuditLog::default();
+    let auth = Auth::new(
+        config,
+        test_services(mode),
+        MemoryStore::default(),
+        outbox.clone(),
+        pushes.clone(),
+        Arc::new(audit.clone()),
+        seeded(seed),
+    );
+    TestEnv { auth, outbox, pushes, audit }
+}
+
+/// A software authenticator app: holds a TOTP secret and shows codes.
+#[derive(Debug)]
+pub struct TotpApp(TotpCredential);
+
+impl TotpApp {
+    /// The app after scanning `uri`.
+    ///
+    /// # Errors
+    /// The import error for a bad URI.
+    pub fn scan(uri: &str) -> Result<Self, mfa_totp::ImportError> {
+        let imported = mfa_totp::import_uri(uri)?;
+        Ok(Self(TotpCredential::new(imported.secret, imported.profile)))
+    }
+
+    /// From a base32 secret (the default profile).
+    ///
+    /// # Errors
+    /// The import error for a bad secret.
+    pub fn from_base32(secret: &str) -> Result<Self, mfa_totp::ImportError> {
+        Ok(Self(TotpCredential::new(TotpSecret::from_base32(secret)?, Profile::DEFAULT)))
+    }
+
+    /// The code shown at `now`.
+    #[must_use]
+    pub fn code(&self, now: SystemTime) -> String {
+        self.0.code_at(now).to_string()
+    }
+}

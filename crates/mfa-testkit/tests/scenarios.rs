@@ -1,0 +1,546 @@
+//! Scenarios that read like the notice, run through the orchestrator on the memory store.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use mfa_email_identity::{ChangeMode, Notice, Username};
+use mfa_flow::{
+    AuditEvent, AuthConfig, ClientInfo, Factor, FactorData, FactorId, FactorKind, LoginError,
+    LoginStep, Prompt, RequiredAction, RetirementReason, Store, UsernamePolicy, Warning,
+};
+use mfa_testkit::{TestEnv, TotpApp, at, test_auth};
+use uuid::Uuid;
+
+const PW: &str = "correct horse battery staple";
+
+fn client() -> ClientInfo {
+    ClientInfo {
+        ip: "203.0.113.7".into(),
+        browser: "Chrome on Windows".into(),
+        ..ClientInfo::default()
+    }
+}
+
+fn env(config: AuthConfig, mode: ChangeMode) -> TestEnv {
+    test_auth(config, mode, 5)
+}
+
+fn config() -> AuthConfig {
+    AuthConfig::new("Example Portal")
+}
+
+/// Signs up and enrolls TOTP; returns the app.
+async fn user_with_totp(e: &TestEnv, email: &str) -> TotpApp {
+    e.auth.sign_up(email, PW, at(0)).await.unwrap();
+    let LoginStep::MustEnroll { session, .. } =
+        e.auth.login(email, PW, &client(), at(0)).await.unwrap()
+    else {
+        panic!("a new account must enroll");
+    };
+    let enrollment = e.auth.begin_totp(&session, at(1)).await.unwrap();
+    let app = TotpApp::scan(&enrollment.uri).unwrap();
+    let enrolled = e
+        .auth
+        .confirm_totp(&session, &enrollment.flow, &app.code(at(2)), "Phone", at(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        enrolled.recovery_codes.as_ref().map(Vec::len),
+        Some(10),
+        "the first factor issues recovery codes"
+    );
+    app
+}
+
+fn challenge(step: LoginStep) -> mfa_flow::ChallengeView {
+    match step {
+        LoginStep::Challenge(c) => c,
+        other => panic!("expected a challenge, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn legacy_username_is_warned_then_refused() {
+    let mut cfg = config();
+    cfg.policy.usernames = UsernamePolicy { warn_from: Some(at(0)), refuse_from: Some(at(86_400)) };
+    let e = env(cfg, ChangeMode::Immediate);
+    let app = user_with_totp(&e, "ryu@example.com").await;
+    // Give the account its legacy username (an imported account).
+    let mut a = e
+        .auth
+        .store()
+        .account_by_email(
+            &e.auth.config().canonicalizer.canonical(&"ryu@example.com".parse().unwrap()),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    a.username = Some(Username::parse("Ryu20231130").unwrap());
+    a.version += 1;
+    e.auth.store().update_account(&a).await.unwrap();
+
+    let c = challenge(e.auth.login("Ryu20231130", PW, &client(), at(100)).await.unwrap());
+    assert_eq!(c.warnings, vec![Warning::UsernameDeprecated]);
+    let LoginStep::Authenticated(done) =
+        e.auth.submit_code(&c.flow, &app.code(at(100)), at(100)).await.unwrap()
+    else {
+        panic!()
+    };
+    assert!(
+        done.required_actions.contains(&RequiredAction::ConfirmEmailAsLogin),
+        "guided migration"
+    );
+    assert!(e.audit.events().iter().any(|ev| matches!(ev, AuditEvent::LegacyUsernameUsed { .. })));
+
+    assert_eq!(
+        e.auth.login("Ryu20231130", PW, &client(), at(86_400)).await.unwrap_err(),
+        LoginError::UsernameRefused
+    );
+    // The email still works.
+    assert!(matches!(
+        e.auth.login("ryu@example.com", PW, &client(), at(86_400)).await.unwrap(),
+        LoginStep::Challenge(_)
+    ));
+}
+
+#[tokio::test]
+async fn sms_only_user_is_forced_to_enroll_totp() {
+    let e = env(config(), ChangeMode::Immediate);
+    let account = e.auth.sign_up("sms@example.com", PW, at(0)).await.unwrap();
+    let sms = Factor {
+        id: FactorId(Uuid::from_u128(77)),
+        account: account.id,
+        kind: FactorKind::Sms,
+        name: "+81 •••• ••12".into(),
+        created: mfa_testkit::T0,
+        last_used: None,
+        version: 1,
+        data: FactorData::Phone { masked_number: "+81 •••• ••12".into() },
+    };
+    e.auth.store().add_factor(&sms).await.unwrap();
+    let LoginStep::MustEnroll { session, unavailable, enrollable, .. } =
+        e.auth.login("sms@example.com", PW, &client(), at(10)).await.unwrap()
+    else {
+        panic!("an SMS-only user must enroll");
+    };
+    assert_eq!(unavailable.len(), 1);
+    assert_eq!(unavailable[0].kind, FactorKind::Sms);
+    assert_eq!(unavailable[0].reason, RetirementReason::SpecificationChange);
+    assert!(!enrollable.contains(&FactorKind::Sms));
+    assert!(
+        e.audit
+            .events()
+            .iter()
+            .any(|ev| matches!(ev, AuditEvent::RetiredFactorRefused { kind: FactorKind::Sms, .. }))
+    );
+    // The enrollment-only session cannot do anything sensitive.
+    assert_eq!(
+        e.auth.change_password(&session, "another long passphrase", at(11)).await.unwrap_err(),
+        LoginError::StepUpRequired
+    );
+    let enrollment = e.auth.begin_totp(&session, at(11)).await.unwrap();
+    let app = TotpApp::scan(&enrollment.uri).unwrap();
+    // A wrong first code does not enroll.
+    let wrong = if app.code(at(12)) == "000000" { "111111" } else { "000000" };
+    assert_eq!(
+        e.auth.confirm_totp(&session, &enrollment.flow, wrong, "Phone", at(12)).await.unwrap_err(),
+        LoginError::WrongSecondFactor
+    );
+    e.auth
+        .confirm_totp(&session, &enrollment.flow, &app.code(at(12)), "Phone", at(12))
+        .await
+        .unwrap();
+    // The SMS factor is listed, struck out.
+    let list = e.auth.factor_list(account.id, at(13)).await.unwrap();
+    assert!(list.iter().any(|f| f.method.kind == FactorKind::Sms && f.retired.is_some()));
+    // Next login: TOTP, never SMS.
+    let c = challenge(e.auth.login("sms@example.com", PW, &client(), at(100)).await.unwrap());
+    assert_eq!(c.method.kind, FactorKind::Totp);
+    assert!(c.alternatives.iter().all(|m| m.kind != FactorKind::Sms));
+    assert_eq!(c.unavailable[0].kind, FactorKind::Sms);
+}
+
+#[tokio::test]
+async fn a_totp_code_logs_in_once() {
+    let e = env(config(), ChangeMode::Immediate);
+    let app = user_with_totp(&e, "a@example.com").await;
+    let first = challenge(e.auth.login("a@example.com", PW, &client(), at(100)).await.unwrap());
+    let second = challenge(e.auth.login("a@example.com", PW, &client(), at(100)).await.unwrap());
+    let code = app.code(at(100));
+    assert!(matches!(
+        e.auth.submit_code(&first.flow, &code, at(100)).await.unwrap(),
+        LoginStep::Authenticated(_)
+    ));
+    // The same code in another login flow (another tab, another replica): refused.
+    assert_eq!(
+        e.auth.submit_code(&second.flow, &code, at(101)).await.unwrap_err(),
+        LoginError::WrongSecondFactor
+    );
+    // The finished flow cannot be used again.
+    assert_eq!(
+        e.auth.submit_code(&first.flow, &code, at(101)).await.unwrap_err(),
+        LoginError::FlowExpired
+    );
+    // The code made during enrollment cannot log in either (its step was stored).
+    let third = challenge(e.auth.login("a@example.com", PW, &client(), at(2)).await.unwrap());
+    assert_eq!(
+        e.auth.submit_code(&third.flow, &app.code(at(2)), at(2)).await.unwrap_err(),
+        LoginError::WrongSecondFactor
+    );
+}
+
+#[tokio::test]
+async fn unknown_identifier_and_wrong_password_look_the_same() {
+    let e = env(config(), ChangeMode::Immediate);
+    e.auth.sign_up("a@example.com", PW, at(0)).await.unwrap();
+    let unknown = e.auth.login("nobody@example.com", PW, &client(), at(1)).await.unwrap_err();
+    let wrong = e
+        .auth
+        .login("a@example.com", "wrong password entirely", &client(), at(1))
+        .await
+        .unwrap_err();
+    let garbage = e.auth.login("not an identifier!", PW, &client(), at(1)).await.unwrap_err();
+    assert_eq!(unknown, LoginError::InvalidCredentials);
+    assert_eq!(wrong, unknown);
+    assert_eq!(garbage, unknown);
+    assert_eq!(unknown.to_string(), wrong.to_string());
+}
+
+#[tokio::test]
+async fn recovery_codes_work_once_and_warn_when_low() {
+    let e = env(config(), ChangeMode::Immediate);
+    e.auth.sign_up("r@example.com", PW, at(0)).await.unwrap();
+    let LoginStep::MustEnroll { session, .. } =
+        e.auth.login("r@example.com", PW, &client(), at(0)).await.unwrap()
+    else {
+        panic!()
+    };
+    let en = e.auth.begin_totp(&session, at(1)).await.unwrap();
+    let app = TotpApp::scan(&en.uri).unwrap();
+    let codes = e
+        .auth
+        .confirm_totp(&session, &en.flow, &app.code(at(1)), "Phone", at(1))
+        .await
+        .unwrap()
+        .recovery_codes
+        .unwrap();
+    let c = challenge(e.auth.login("r@example.com", PW, &client(), at(100)).await.unwrap());
+    let recovery = c
+        .alternatives
+        .iter()
+        .find(|m| m.kind == FactorKind::RecoveryCodes)
+        .expect("recovery codes offered last")
+        .factor;
+    assert_eq!(c.alternatives.last().map(|m| m.kind), Some(FactorKind::RecoveryCodes));
+    let LoginStep::Challenge(r) =
+        e.auth.select_method(&c.flow, recovery, &client(), at(100)).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(r.prompt, Prompt::RecoveryCode);
+    assert!(matches!(
+        e.auth.submit_code(&r.flow, &codes[0], at(101)).await.unwrap(),
+        LoginStep::Authenticated(_)
+    ));
+    // The same code again, in a new login: refused.
+    let c = challenge(e.auth.login("r@example.com", PW, &client(), at(200)).await.unwrap());
+    let LoginStep::Challenge(r) =
+        e.auth.select_method(&c.flow, recovery, &client(), at(200)).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        e.auth.submit_code(&r.flow, &codes[0], at(201)).await.unwrap_err(),
+        LoginError::WrongSecondFactor
+    );
+    // Use codes down to three left: the login says so.
+    let mut last = None;
+    for (i, code) in codes[1..8].iter().enumerate() {
+        let t = 300 + 100 * i as u64;
+        let c = challenge(e.auth.login("r@example.com", PW, &client(), at(t)).await.unwrap());
+        let LoginStep::Challenge(r) =
+            e.auth.select_method(&c.flow, recovery, &client(), at(t)).await.unwrap()
+        else {
+            panic!()
+        };
+        last = Some(e.auth.submit_code(&r.flow, code, at(t + 1)).await.unwrap());
+    }
+    let Some(LoginStep::Authenticated(done)) = last else { panic!() };
+    assert!(
+        done.required_actions.contains(&RequiredAction::RecoveryCodesLow { remaining: 2 }),
+        "{:?}",
+        done.required_actions
+    );
+}
+
+#[tokio::test]
+async fn try_another_method_from_push_to_totp() {
+    let e = env(config(), ChangeMode::Immediate);
+    let app = user_with_totp(&e, "p@example.com").await;
+    // Enroll a push device (step-up: log in with TOTP first).
+    let c = challenge(e.auth.login("p@example.com", PW, &client(), at(100)).await.unwrap());
+    let LoginStep::Authenticated(done) =
+        e.auth.submit_code(&c.flow, &app.code(at(100)), at(100)).await.unwrap()
+    else {
+        panic!()
+    };
+    let session = done.session;
+    let (flow, uri) = e.auth.begin_push(&session, at(101)).await.unwrap();
+    #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
+    let sys = ring::rand::SystemRandom::new();
+    let offer = mfa_push::EnrollmentOffer::parse(&uri).unwrap();
+    let key = mfa_push::device::DeviceKey::generate(mfa_push::KeyAlgorithm::P256, &sys).unwrap();
+    let req =
+        mfa_push::device::registration_request(&offer, &key, "iPhone", "apns-1", at(102), &sys)
+            .unwrap();
+    let response = e.auth.push_device_register(&req, at(102)).await.unwrap();
+    let phone = mfa_push::device::EnrolledDevice::new(&offer, key, &response).unwrap();
+    let mfa_flow::PushEnrollmentStatus::ConfirmNumber { number } =
+        e.auth.push_enrollment_status(&session, &flow, &client(), at(103)).await.unwrap()
+    else {
+        panic!()
+    };
+    let answer = |number: u8, t: u64| {
+        let (_, hint) = e.pushes.sent().last().cloned().unwrap();
+        let fetch = phone.fetch_request(&hint.challenge_id, at(t), &sys).unwrap();
+        (fetch, number, t)
+    };
+    let (fetch, n, t) = answer(number, 104);
+    let msg = e.auth.push_device_fetch(&fetch, at(t)).await.unwrap();
+    let verified = phone.verify_challenge(&msg, at(t), 30).unwrap();
+    let resp = phone.answer(&verified, mfa_push::Decision::Approve, n, &sys).unwrap();
+    e.auth.push_device_respond(&resp, at(t)).await.unwrap();
+    let mfa_flow::PushEnrollmentStatus::Enrolled(enrolled) =
+        e.auth.push_enrollment_status(&session, &flow, &client(), at(105)).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(enrolled.factor.kind, FactorKind::Push);
+    assert!(enrolled.recovery_codes.is_none(), "not the first factor");
+
+    // Login: push is preferred over TOTP by rank (the last factor used was TOTP, though).
+    let c = challenge(e.auth.login("p@example.com", PW, &client(), at(400)).await.unwrap());
+    assert_eq!(c.method.kind, FactorKind::Totp, "the last used method is preferred");
+    let push_id = c.alternatives.iter().find(|m| m.kind == FactorKind::Push).unwrap().factor;
+    let LoginStep::Challenge(p) =
+        e.auth.select_method(&c.flow, push_id, &client(), at(401)).await.unwrap()
+    else {
+        panic!()
+    };
+    let Prompt::Push { number, .. } = p.prompt else { panic!() };
+    assert!((10..=99).contains(&number));
+    assert_eq!(e.auth.poll_push(&p.flow, at(402)).await.unwrap(), LoginStep::Waiting);
+    // The phone is not at hand: try another method, without the password again.
+    let totp_id = p.alternatives.iter().find(|m| m.kind == FactorKind::Totp).unwrap().factor;
+    let LoginStep::Challenge(t) =
+        e.auth.select_method(&p.flow, totp_id, &client(), at(403)).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(t.prompt, Prompt::TotpCode);
+    assert!(matches!(
+        e.auth.submit_code(&t.flow, &app.code(at(403)), at(403)).await.unwrap(),
+        LoginStep::Authenticated(_)
+    ));
+    // The abandoned push can no longer be approved.
+    let (_, hint) = e.pushes.sent().last().cloned().unwrap();
+    let fetch = phone.fetch_request(&hint.challenge_id, at(404), &sys).unwrap();
+    assert!(e.auth.push_device_fetch(&fetch, at(404)).await.is_err());
+}
+
+#[tokio::test]
+async fn email_change_immediate_with_notices_and_revert() {
+    let e = env(config(), ChangeMode::Immediate);
+    let app = user_with_totp(&e, "ryu@example.com").await;
+    let c = challenge(e.auth.login("ryu@example.com", PW, &client(), at(100)).await.unwrap());
+    let LoginStep::Authenticated(done) =
+        e.auth.submit_code(&c.flow, &app.code(at(100)), at(100)).await.unwrap()
+    else {
+        panic!()
+    };
+    // Without a fresh second factor: refused.
+    assert_eq!(
+        e.auth.change_email(&done.session, "new@example.com", at(100 + 601)).await.unwrap_err(),
+        LoginError::StepUpRequired
+    );
+    let started = e
+        .auth
+        .change_email(&done.session, "ryuko.konaka+20231201@example.com", at(110))
+        .await
+        .unwrap();
+    assert!(!started.awaiting_confirmation);
+    assert_eq!(started.login_email.as_typed(), "ryuko.konaka+20231201@example.com");
+    let Some(Notice::EmailChangedOld { revert_link, .. }) = e.outbox.last_to("ryu@example.com")
+    else {
+        panic!("old address told")
+    };
+    assert!(matches!(
+        e.outbox.last_to("ryuko.konaka+20231201@example.com"),
+        Some(Notice::EmailChangedNew { .. })
+    ));
+    // The old address no longer logs in; the new one does.
+    assert_eq!(
+        e.auth.login("ryu@example.com", PW, &client(), at(120)).await.unwrap_err(),
+        LoginError::InvalidCredentials
+    );
+    assert!(
+        e.auth.login("ryuko.konaka+20231201@example.com", PW, &client(), at(120)).await.is_ok()
+    );
+    // The revert link restores it, once.
+    let token = revert_link.split("token=").nth(1).unwrap();
+    assert_eq!(
+        e.auth.revert_email_change(token, at(130)).await.unwrap().as_typed(),
+        "ryu@example.com"
+    );
+    assert!(e.auth.login("ryu@example.com", PW, &client(), at(140)).await.is_ok());
+    assert_eq!(
+        e.auth.revert_email_change(token, at(150)).await.unwrap_err(),
+        LoginError::FlowExpired
+    );
+    assert!(e.audit.events().iter().any(|ev| matches!(ev, AuditEvent::EmailChangeReverted { .. })));
+}
+
+#[tokio::test]
+async fn email_change_confirm_mode_and_taken_address() {
+    let e = env(config(), ChangeMode::ConfirmNewAddress);
+    let app = user_with_totp(&e, "ryu@example.com").await;
+    e.auth.sign_up("taken@example.com", PW, at(0)).await.unwrap();
+    let c = challenge(e.auth.login("ryu@example.com", PW, &client(), at(100)).await.unwrap());
+    let LoginStep::Authenticated(done) =
+        e.auth.submit_code(&c.flow, &app.code(at(100)), at(100)).await.unwrap()
+    else {
+        panic!()
+    };
+    assert!(matches!(
+        e.auth.change_email(&done.session, "TAKEN@example.com", at(110)).await.unwrap_err(),
+        LoginError::Refused(_)
+    ));
+    let started = e.auth.change_email(&done.session, "new@example.com", at(110)).await.unwrap();
+    assert!(started.awaiting_confirmation);
+    assert_eq!(
+        started.login_email.as_typed(),
+        "ryu@example.com",
+        "nothing switches before confirmation"
+    );
+    let Some(Notice::ConfirmNewAddress { confirm_link, .. }) = e.outbox.last_to("new@example.com")
+    else {
+        panic!()
+    };
+    assert!(matches!(
+        e.outbox.last_to("ryu@example.com"),
+        Some(Notice::EmailChangeRequested { .. })
+    ));
+    let token = confirm_link.split("token=").nth(1).unwrap();
+    assert_eq!(
+        e.auth.confirm_email_change(token, at(120)).await.unwrap().as_typed(),
+        "new@example.com"
+    );
+    assert!(matches!(e.outbox.last_to("ryu@example.com"), Some(Notice::EmailChangedOld { .. })));
+    assert!(e.auth.login("new@example.com", PW, &client(), at(130)).await.is_ok());
+    assert_eq!(
+        e.auth.confirm_email_change(token, at(131)).await.unwrap_err(),
+        LoginError::FlowExpired,
+        "a link works once"
+    );
+}
+
+#[tokio::test]
+async fn sensitive_actions_need_step_up_and_the_last_factor_stays() {
+    let e = env(config(), ChangeMode::Immediate);
+    let app = user_with_totp(&e, "s@example.com").await;
+    let c = challenge(e.auth.login("s@example.com", PW, &client(), at(100)).await.unwrap());
+    let LoginStep::Authenticated(done) =
+        e.auth.submit_code(&c.flow, &app.code(at(100)), at(100)).await.unwrap()
+    else {
+        panic!()
+    };
+    let list = e.auth.factor_list(done.session.account, at(100)).await.unwrap();
+    let totp = list.iter().find(|f| f.method.kind == FactorKind::Totp).unwrap().method.factor;
+    assert_eq!(
+        e.auth.remove_factor(&done.session, totp, at(101)).await.unwrap_err(),
+        LoginError::LastFactor
+    );
+    let late = at(100 + 601);
+    assert_eq!(
+        e.auth.rename_factor(&done.session, totp, "Work phone", late).await.unwrap_err(),
+        LoginError::StepUpRequired
+    );
+    assert_eq!(
+        e.auth.regenerate_recovery_codes(&done.session, late).await.unwrap_err(),
+        LoginError::StepUpRequired
+    );
+    assert_eq!(
+        e.auth.begin_totp(&done.session, late).await.unwrap_err(),
+        LoginError::StepUpRequired
+    );
+    // Step up, then it works.
+    let s = challenge(e.auth.begin_step_up(&done.session, &client(), late).await.unwrap());
+    let LoginStep::Authenticated(fresh) =
+        e.auth.submit_code(&s.flow, &app.code(late), late).await.unwrap()
+    else {
+        panic!()
+    };
+    e.auth.rename_factor(&fresh.session, totp, "Work phone", late).await.unwrap();
+    assert_eq!(e.auth.regenerate_recovery_codes(&fresh.session, late).await.unwrap().len(), 10);
+    e.auth.change_password(&fresh.session, "a different long passphrase", late).await.unwrap();
+    assert!(matches!(
+        e.auth.change_password(&fresh.session, "password", late).await.unwrap_err(),
+        LoginError::Refused(_)
+    ));
+}
+
+#[tokio::test]
+async fn throttling_backs_off_and_a_known_device_still_gets_in() {
+    let e = env(config(), ChangeMode::Immediate);
+    let app = user_with_totp(&e, "t@example.com").await;
+    // (At a later step than the enrollment's code, which was used.)
+    let c = challenge(e.auth.login("t@example.com", PW, &client(), at(40)).await.unwrap());
+    let LoginStep::Authenticated(done) =
+        e.auth.submit_code(&c.flow, &app.code(at(40)), at(40)).await.unwrap()
+    else {
+        panic!()
+    };
+    let known = ClientInfo {
+        known_device: Some(done.known_device.clone()),
+        ip: "198.51.100.9".into(),
+        ..client()
+    };
+    // An attacker from many addresses hammers the account.
+    for i in 0..8 {
+        let attacker = ClientInfo { ip: format!("192.0.2.{i}"), ..client() };
+        let _ = e.auth.login("t@example.com", "guess guess guess", &attacker, at(20)).await;
+    }
+    let fresh_ip = ClientInfo { ip: "192.0.2.200".into(), ..client() };
+    assert!(matches!(
+        e.auth.login("t@example.com", PW, &fresh_ip, at(20)).await.unwrap_err(),
+        LoginError::Throttled { .. }
+    ));
+    // The owner's known browser is not locked out.
+    assert!(matches!(
+        e.auth.login("t@example.com", PW, &known, at(20)).await.unwrap(),
+        LoginStep::Challenge(_)
+    ));
+    // And the lock decays by itself.
+    assert!(e.auth.login("t@example.com", PW, &fresh_ip, at(21 + 3 * 3600)).await.is_ok());
+    assert!(e.audit.events().iter().any(|ev| matches!(ev, AuditEvent::Throttled { .. })));
+}
+
+#[tokio::test]
+async fn grace_period_allows_password_only_with_a_reminder() {
+    let mut cfg = config();
+    cfg.policy.mfa.grace =
+        mfa_flow::EnrollmentGrace::AfterCreation(Duration::from_secs(7 * 86_400));
+    let e = env(cfg, ChangeMode::Immediate);
+    e.auth.sign_up("g@example.com", PW, at(0)).await.unwrap();
+    let LoginStep::Authenticated(done) =
+        e.auth.login("g@example.com", PW, &client(), at(10)).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(done.assurance, mfa_flow::Assurance::Aal1);
+    assert!(matches!(done.required_actions[0], RequiredAction::EnrollMfa { .. }));
+    assert!(matches!(
+        e.auth.login("g@example.com", PW, &client(), at(8 * 86_400)).await.unwrap(),
+        LoginStep::MustEnroll { .. }
+    ));
+}

@@ -16,6 +16,7 @@
 
 mod credentials;
 mod email;
+mod flow;
 mod harness;
 mod push;
 mod totp;
@@ -44,6 +45,7 @@ fn main() {
     pairs.extend(totp::pairs());
     pairs.extend(webauthn::pairs());
     pairs.extend(push::pairs());
+    pairs.extend(flow::pairs());
     for pair in pairs {
         if only.as_deref().is_some_and(|o| !pair.name.contains(o)) {
             continue;

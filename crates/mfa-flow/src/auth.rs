@@ -421,6 +421,68 @@ pub struct EmailChangeStarted {
     pub awaiting_confirmation: bool,
 }
 
+/// The second-factor decision of a login, as a pure function of the account, its factors,
+/// the policy and the time: which factors may be used (the last used first, then
+/// phishing-resistant, push, app, email code, recovery codes last) and which may not, and
+/// why. Whether the user must enroll follows: no usable factor other than recovery codes.
+#[derive(Debug, Clone)]
+pub struct FactorPlan {
+    /// Usable factors, best first.
+    pub usable: Vec<Factor>,
+    /// Retired factors, with the reason.
+    pub unavailable: Vec<UnavailableFactor>,
+}
+
+impl FactorPlan {
+    /// Whether the user must enroll a second factor (recovery codes alone do not count).
+    #[must_use]
+    pub fn needs_enrollment(&self) -> bool {
+        !self.usable.iter().any(|f| f.kind != FactorKind::RecoveryCodes)
+    }
+}
+
+/// Computes the [`FactorPlan`].
+#[must_use]
+pub fn plan_second_factor(
+    policy: &Policy,
+    account: &Account,
+    factors: Vec<Factor>,
+    now: SystemTime,
+) -> FactorPlan {
+    let mut usable = Vec::new();
+    let mut unavailable = Vec::new();
+    for f in factors {
+        if let Some(r) = policy.retirement.retired(f.kind, now) {
+            unavailable.push(UnavailableFactor {
+                factor: f.id,
+                kind: f.kind,
+                name: f.name.clone(),
+                reason: r.reason,
+            });
+            continue;
+        }
+        let ok = match &f.data {
+            FactorData::Push(d) => d.active,
+            FactorData::RecoveryCodes(s) => {
+                RecoveryCodeSet::from_stored(s).is_ok_and(|s| s.remaining() > 0)
+            }
+            FactorData::Phone { .. } => false,
+            _ => true,
+        };
+        if ok {
+            usable.push(f);
+        }
+    }
+    usable.sort_by_key(|f| {
+        (
+            Some(f.id) != account.last_factor || f.kind == FactorKind::RecoveryCodes,
+            f.kind.rank(),
+            f.created,
+        )
+    });
+    FactorPlan { usable, unavailable }
+}
+
 fn flow_key(prefix: &str, id: &str) -> String {
     format!("{prefix}:{id}")
 }
@@ -735,38 +797,9 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         account: &Account,
         now: SystemTime,
     ) -> Result<(Vec<Factor>, Vec<UnavailableFactor>), LoginError> {
-        let mut usable = Vec::new();
-        let mut unavailable = Vec::new();
-        for f in self.store.factors(account.id).await? {
-            if let Some(r) = self.config.policy.retirement.retired(f.kind, now) {
-                unavailable.push(UnavailableFactor {
-                    factor: f.id,
-                    kind: f.kind,
-                    name: f.name.clone(),
-                    reason: r.reason,
-                });
-                continue;
-            }
-            let ok = match &f.data {
-                FactorData::Push(d) => d.active,
-                FactorData::RecoveryCodes(s) => {
-                    RecoveryCodeSet::from_stored(s).is_ok_and(|s| s.remaining() > 0)
-                }
-                FactorData::Phone { .. } => false,
-                _ => true,
-            };
-            if ok {
-                usable.push(f);
-            }
-        }
-        usable.sort_by_key(|f| {
-            (
-                Some(f.id) != account.last_factor || f.kind == FactorKind::RecoveryCodes,
-                f.kind.rank(),
-                f.created,
-            )
-        });
-        Ok((usable, unavailable))
+        let factors = self.store.factors(account.id).await?;
+        let plan = plan_second_factor(&self.config.policy, account, factors, now);
+        Ok((plan.usable, plan.unavailable))
     }
 
     async fn after_password(

@@ -50,8 +50,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub use audit::{AuditEvent, AuditSink, FailureReason, NoAudit};
 pub use auth::{
     Assurance, Auth, AuthConfig, Authenticated, ChallengeView, ClientInfo, EmailChangeStarted,
-    Enrolled, FactorStatus, LoginError, LoginStep, MethodView, Prompt, PushEnrollmentStatus,
-    RequiredAction, RngSource, Services, Session, TotpEnrollment, UnavailableFactor, Warning,
+    Enrolled, FactorPlan, FactorStatus, LoginError, LoginStep, MethodView, Prompt,
+    PushEnrollmentStatus, RequiredAction, RngSource, Services, Session, TotpEnrollment,
+    UnavailableFactor, Warning, plan_second_factor,
 };
 pub use model::{Account, AccountId, Factor, FactorData, FactorId, FactorKind, ProfileFields};
 pub use policy::{

@@ -544,3 +544,63 @@ async fn grace_period_allows_password_only_with_a_reminder() {
         LoginStep::MustEnroll { .. }
     ));
 }
+
+#[tokio::test]
+async fn security_key_enrolls_and_logs_in_at_aal3() {
+    use webauthn_authenticator_rs::WebauthnAuthenticator as _;
+    let e = env(config(), ChangeMode::Immediate);
+    let app = user_with_totp(&e, "k@example.com").await;
+    let c = challenge(e.auth.login("k@example.com", PW, &client(), at(100)).await.unwrap());
+    let LoginStep::Authenticated(done) =
+        e.auth.submit_code(&c.flow, &app.code(at(100)), at(100)).await.unwrap()
+    else {
+        panic!()
+    };
+    let (flow, options) =
+        e.auth.begin_webauthn(&done.session, FactorKind::SecurityKey, at(101)).await.unwrap();
+    let mut key = webauthn_authenticator_rs::softpasskey::SoftPasskey::new(false);
+    let origin = url::Url::parse(mfa_testkit::ORIGIN).unwrap();
+    let reg = key.do_registration(origin.clone(), serde_json::from_str(&options).unwrap()).unwrap();
+    let enrolled = e
+        .auth
+        .finish_webauthn(
+            &done.session,
+            &flow,
+            &serde_json::to_string(&reg).unwrap(),
+            "YubiKey",
+            at(102),
+        )
+        .await
+        .unwrap();
+    assert_eq!(enrolled.factor.kind, FactorKind::SecurityKey);
+    assert_eq!(enrolled.factor.name, "YubiKey");
+    // Login: TOTP was used last, so it is offered first; the key is the first alternative.
+    let c = challenge(e.auth.login("k@example.com", PW, &client(), at(200)).await.unwrap());
+    assert_eq!(
+        c.alternatives[0].kind,
+        FactorKind::SecurityKey,
+        "phishing-resistant first among the rest"
+    );
+    let LoginStep::Challenge(w) =
+        e.auth.select_method(&c.flow, c.alternatives[0].factor, &client(), at(200)).await.unwrap()
+    else {
+        panic!()
+    };
+    let Prompt::WebAuthn { options } = w.prompt else { panic!() };
+    let assertion = key.do_authentication(origin, serde_json::from_str(&options).unwrap()).unwrap();
+    let json = serde_json::to_string(&assertion).unwrap();
+    let LoginStep::Authenticated(done) =
+        e.auth.submit_webauthn(&w.flow, &json, at(201)).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(done.assurance, mfa_flow::Assurance::Aal3);
+    // The next login prefers the key (the last used factor).
+    let c = challenge(e.auth.login("k@example.com", PW, &client(), at(300)).await.unwrap());
+    assert_eq!(c.method.kind, FactorKind::SecurityKey);
+    // The old assertion replayed into this flow: refused.
+    assert_eq!(
+        e.auth.submit_webauthn(&c.flow, &json, at(301)).await.unwrap_err(),
+        LoginError::WrongSecondFactor
+    );
+}

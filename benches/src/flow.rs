@@ -1,0 +1,87 @@
+//! `mfa-flow`: one login decision (which second factors a user may use, best first, and
+//! which are retired) with the factors already loaded and no crypto, beside the crypto a
+//! login normally calls next (a ±1 TOTP verification: three HMAC-SHA-1).
+
+use std::hint::black_box;
+use std::time::{Duration, UNIX_EPOCH};
+
+use hmac::{KeyInit, Mac};
+use mfa_credentials::{KeyRing, RecoveryCodes, SecretBytes};
+use mfa_email_identity::{Canonicalizer, EmailAddress};
+use mfa_flow::{
+    Account, AccountId, Factor, FactorData, FactorId, FactorKind, Policy, ProfileFields,
+    plan_second_factor,
+};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use uuid::Uuid;
+
+use crate::harness::Pair;
+
+fn factor(n: u128, account: AccountId, kind: FactorKind, data: FactorData) -> Factor {
+    Factor {
+        id: FactorId(Uuid::from_u128(n)),
+        account,
+        kind,
+        name: format!("factor {n}"),
+        created: 1_800_000_000 + u64::try_from(n).unwrap_or(0),
+        last_used: None,
+        version: 1,
+        data,
+    }
+}
+
+pub(crate) fn pairs() -> Vec<Pair<'static>> {
+    let Ok(email) = EmailAddress::parse("ryu@example.com") else { return Vec::new() };
+    let account = Account {
+        id: AccountId(Uuid::from_u128(1)),
+        version: 1,
+        canonical_email: Canonicalizer::new().canonical(&email),
+        email,
+        username: None,
+        password_hash: String::new(),
+        created: 1_800_000_000,
+        last_factor: Some(FactorId(Uuid::from_u128(12))),
+        profile: ProfileFields::default(),
+    };
+    let Ok(ring) = KeyRing::new(1, SecretBytes::new(vec![7u8; 32])) else { return Vec::new() };
+    let (_, set) = RecoveryCodes::new(&ring).generate(10, &mut ChaCha20Rng::from_seed([1; 32]));
+    let totp = || FactorData::Totp {
+        sealed_secret: vec![0; 60],
+        profile: mfa_totp::Profile::DEFAULT,
+        last_step: None,
+    };
+    let id = account.id;
+    let factors = vec![
+        factor(
+            10,
+            id,
+            FactorKind::Sms,
+            FactorData::Phone { masked_number: "+81 •••• ••12".into() },
+        ),
+        factor(11, id, FactorKind::Totp, totp()),
+        factor(12, id, FactorKind::Totp, totp()),
+        factor(13, id, FactorKind::EmailCode, FactorData::EmailCode),
+        factor(14, id, FactorKind::RecoveryCodes, FactorData::RecoveryCodes(set.to_stored())),
+    ];
+    let policy = Policy::default();
+    let now = UNIX_EPOCH + Duration::from_secs(1_800_000_100);
+    let secret = [7u8; 20];
+    vec![Pair {
+        name: "flow: login decision (5 factors, SMS retired)",
+        raw_name: "TOTP check: 3 × HMAC-SHA1",
+        raw: Box::new(move || {
+            for step in 0u64..3 {
+                if let Ok(mut mac) = hmac::Hmac::<sha1::Sha1>::new_from_slice(black_box(&secret)) {
+                    mac.update(&step.to_be_bytes());
+                    black_box(mac.finalize().into_bytes());
+                }
+            }
+        }),
+        lib: Box::new(move || {
+            let plan = plan_second_factor(&policy, &account, factors.clone(), now);
+            black_box((plan.needs_enrollment(), plan.usable.len()));
+        }),
+        goal: None,
+    }]
+}

@@ -73,7 +73,7 @@ proptest! {
             s = p.fail(s, t(0));
         }
         prop_assert!(p.wait(s, t(0)) <= p.max_wait);
-        if n > p.free {
+        if n >= p.free {
             prop_assert!(p.wait(s, t(0)) > Duration::ZERO);
         } else {
             prop_assert_eq!(p.wait(s, t(0)), Duration::ZERO);

@@ -114,9 +114,11 @@ impl ParseOptions {
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct EmailAddress {
-    typed: String,
-    /// `local@domain_ascii` (local part NFC, domain A-label), when it differs from `typed`.
-    norm: Option<String>,
+    /// The address as typed, followed — when it differs — by `local@domain_ascii` (local
+    /// part NFC, domain A-label): one allocation for both.
+    buf: String,
+    /// Length of the typed form at the start of `buf`.
+    typed_len: usize,
     /// Where the `@` is in the normalized form.
     at: usize,
     /// The U-label form of the domain, when it differs from the A-label form.
@@ -191,23 +193,32 @@ impl EmailAddress {
             if local.is_ascii() { Cow::Borrowed(local) } else { Cow::Owned(local.nfc().collect()) };
         check_local(&local)?;
         let (domain_ascii, domain_unicode) = parse_domain(domain, options)?;
-        let total = local.len() + 1 + domain_ascii.len();
+        let total = local.len() + 1 + domain_ascii.as_str().len();
         if total > MAX_ADDRESS_OCTETS {
             return Err(AddressError::TooLong(total));
         }
-        let norm = (local != typed_local || domain_ascii != domain)
-            .then(|| format!("{local}@{domain_ascii}"));
-        Ok(Self { typed: typed.to_owned(), norm, at: local.len(), domain_unicode })
+        let differs = local != typed_local || !matches!(domain_ascii, Domain::Plain(_));
+        let mut buf = String::with_capacity(typed.len() + if differs { total } else { 0 });
+        buf.push_str(typed);
+        if differs {
+            buf.push_str(&local);
+            buf.push('@');
+            domain_ascii.push_to(&mut buf);
+        }
+        Ok(Self { buf, typed_len: typed.len(), at: local.len(), domain_unicode })
     }
 
     fn normalized(&self) -> &str {
-        self.norm.as_deref().unwrap_or(&self.typed)
+        match self.buf.get(self.typed_len..) {
+            Some(norm) if !norm.is_empty() => norm,
+            _ => self.as_typed(),
+        }
     }
 
     /// The address as typed, without surrounding whitespace.
     #[must_use]
     pub fn as_typed(&self) -> &str {
-        &self.typed
+        self.buf.get(..self.typed_len).unwrap_or_default()
     }
 
     /// The local part (before the `@`), NFC-normalized, case as typed.
@@ -253,13 +264,13 @@ impl EmailAddress {
 
 impl fmt::Display for EmailAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.typed)
+        f.write_str(self.as_typed())
     }
 }
 
 impl fmt::Debug for EmailAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("EmailAddress").field(&self.typed).finish()
+        f.debug_tuple("EmailAddress").field(&self.as_typed()).finish()
     }
 }
 
@@ -281,7 +292,9 @@ impl TryFrom<String> for EmailAddress {
 
 impl From<EmailAddress> for String {
     fn from(a: EmailAddress) -> Self {
-        a.typed
+        let mut s = a.buf;
+        s.truncate(a.typed_len);
+        s
     }
 }
 
@@ -340,15 +353,43 @@ fn is_invisible(c: char) -> bool {
     )
 }
 
+/// A domain in its A-label form, without copying when it can be avoided.
+enum Domain<'a> {
+    /// As typed: already lower-case ASCII.
+    Plain(&'a str),
+    /// As typed but with upper-case letters: lower-cased when copied.
+    Upper(&'a str),
+    /// Mapped by UTS #46.
+    Mapped(String),
+}
+
+impl Domain<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Plain(s) | Self::Upper(s) => s,
+            Self::Mapped(s) => s,
+        }
+    }
+
+    fn push_to(&self, out: &mut String) {
+        match self {
+            Self::Plain(s) => out.push_str(s),
+            Self::Upper(s) => out.extend(s.chars().map(|c| c.to_ascii_lowercase())),
+            Self::Mapped(s) => out.push_str(s),
+        }
+    }
+}
+
 fn parse_domain(
     domain: &str,
     options: ParseOptions,
-) -> Result<(Cow<'_, str>, Option<String>), AddressError> {
+) -> Result<(Domain<'_>, Option<String>), AddressError> {
     if domain.starts_with('[') {
         return Err(AddressError::IpLiteralDomain);
     }
     let (ascii, unicode) = match ascii_fast_path(domain) {
-        Some(ascii) => (ascii, None),
+        Some(false) => (Domain::Plain(domain), None),
+        Some(true) => (Domain::Upper(domain), None),
         None => {
             let ascii =
                 idna::domain_to_ascii_strict(domain).map_err(|_| AddressError::InvalidDomain)?;
@@ -360,13 +401,14 @@ fn parse_domain(
                 return Err(AddressError::InvalidDomain);
             }
             let unicode = (unicode != ascii).then_some(unicode);
-            (Cow::Owned(ascii), unicode)
+            (Domain::Mapped(ascii), unicode)
         }
     };
-    if !ascii.contains('.') && !options.allow_dotless_domain {
+    let checked = ascii.as_str();
+    if !checked.contains('.') && !options.allow_dotless_domain {
         return Err(AddressError::DomainWithoutDot);
     }
-    let tld = ascii.rsplit('.').next().unwrap_or_default();
+    let tld = checked.rsplit('.').next().unwrap_or_default();
     if tld.bytes().all(|b| b.is_ascii_digit()) {
         return Err(AddressError::NumericTopLevelDomain);
     }
@@ -377,7 +419,7 @@ fn parse_domain(
 /// lower-cased under UTS #46: skip the mapping for it. Anything else (including every
 /// invalid domain, so that errors come from one place) returns `None` and goes through
 /// `idna`.
-fn ascii_fast_path(domain: &str) -> Option<Cow<'_, str>> {
+fn ascii_fast_path(domain: &str) -> Option<bool> {
     if domain.len() > 253 {
         return None;
     }
@@ -396,7 +438,7 @@ fn ascii_fast_path(domain: &str) -> Option<Cow<'_, str>> {
         }
         upper |= b.iter().any(u8::is_ascii_uppercase);
     }
-    Some(if upper { Cow::Owned(domain.to_ascii_lowercase()) } else { Cow::Borrowed(domain) })
+    Some(upper)
 }
 
 #[cfg(test)]
@@ -411,9 +453,9 @@ mod tests {
         /// The fast path agrees with UTS #46 wherever it answers.
         #[test]
         fn fast_path_agrees_with_idna(domain in "[a-zA-Z0-9.-]{1,20}|(xn--)?[a-z0-9-]{0,6}\\.[A-Za-z]{1,4}") {
-            if let Some(fast) = ascii_fast_path(&domain) {
+            if ascii_fast_path(&domain).is_some() {
                 let idna = idna::domain_to_ascii_strict(&domain);
-                prop_assert_eq!(Some(fast.as_ref()), idna.as_deref().ok());
+                prop_assert_eq!(Some(domain.to_ascii_lowercase()), idna.ok());
             }
         }
     }

@@ -19,6 +19,7 @@ mod email;
 mod flow;
 mod harness;
 mod push;
+mod store;
 mod totp;
 mod webauthn;
 
@@ -46,6 +47,7 @@ fn main() {
     pairs.extend(webauthn::pairs());
     pairs.extend(push::pairs());
     pairs.extend(flow::pairs());
+    pairs.extend(store::pairs());
     for pair in pairs {
         if only.as_deref().is_some_and(|o| !pair.name.contains(o)) {
             continue;

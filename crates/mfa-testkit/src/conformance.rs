@@ -285,3 +285,42 @@ pub async fn race_throttle<S: Store + Clone + 'static>(s: S) {
     .await;
     assert_eq!(s.throttle("t").await.unwrap().failures, 50, "no lost increments");
 }
+
+/// Two replicas (`a`, `b`: separate pools on one database) racing: one TOTP step, one email,
+/// one flow — each won exactly once across both.
+pub async fn run_replicas<S: Store + Clone + 'static>(a: S, b: S) {
+    let owner = account(1, "replica@example.com", None);
+    a.create_account(&owner).await.unwrap();
+    let f = totp_factor(10, owner.id);
+    a.add_factor(&f).await.unwrap();
+    a.put_flow("replica-flow", b"x", at(600)).await.unwrap();
+    let stores = [a, b];
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(50));
+    let mut tasks = Vec::new();
+    for i in 0..50usize {
+        let s = stores[i % 2].clone();
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let step = s.advance_totp_step(f.id, 5000).await.unwrap();
+            let claim = s
+                .create_account(&account(1000 + i as u128, "contested@example.com", None))
+                .await
+                .is_ok();
+            let taken = s.take_flow("replica-flow", at(1)).await.unwrap().is_some();
+            (step, claim, taken)
+        }));
+    }
+    let mut totals = (0, 0, 0);
+    for t in tasks {
+        let (s, c, k) = t.await.unwrap();
+        totals.0 += usize::from(s);
+        totals.1 += usize::from(c);
+        totals.2 += usize::from(k);
+    }
+    assert_eq!(
+        totals,
+        (1, 1, 1),
+        "across replicas: one TOTP success, one email claim, one flow take"
+    );
+}

@@ -1,0 +1,503 @@
+//! `mfa-flow`'s [`Store`] on SQLite (feature `sqlite`, the default: one file, nothing to
+//! install) and PostgreSQL (feature `postgres`: many stateless server replicas sharing one
+//! database), with sqlx.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), mfa_flow::StoreError> {
+//! // Creates the file if needed and applies the migrations.
+//! let store = mfa_store_sql::SqlStore::connect("sqlite://portal.db?mode=rwc").await?;
+//! # let _ = store;
+//! # Ok(()) }
+//! ```
+//!
+//! Every security operation is one SQL statement whose condition makes it atomic — a unique
+//! index for email claims, `UPDATE … WHERE version = …` for compare-and-swap,
+//! `UPDATE … WHERE totp_last_step < …` for the TOTP replay guard, `DELETE … RETURNING` to
+//! take a flow once, `INSERT … ON CONFLICT … WHERE expires <= now` for locks — never a read
+//! followed by a write in Rust. TOTP secrets arrive sealed (`mfa-credentials`) inside the
+//! factor data and are stored as such.
+//!
+//! The schema lives in `migrations/sqlite` and `migrations/postgres` (the two differ only in
+//! column types) and is applied by [`SqlStore::connect`]; embedders who run migrations
+//! themselves apply those files and use [`SqlStore::from_sqlite_pool`] /
+//! [`SqlStore::from_pg_pool`] with `migrate: false`. Expired flow records are ignored as
+//! soon as they expire; [`Store::sweep`] deletes them.
+
+#![forbid(unsafe_code)]
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mfa_email_identity::CanonicalEmail;
+use mfa_flow::{
+    Account, AccountId, Factor, FactorData, FactorId, Store, StoreError, StoreResult, ThrottleState,
+};
+#[cfg(feature = "postgres")]
+use sqlx::PgPool;
+use sqlx::Row as _;
+#[cfg(feature = "sqlite")]
+use sqlx::SqlitePool;
+
+/// The store: a pool on one of the two databases. Clones share the pool.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum SqlStore {
+    /// SQLite.
+    #[cfg(feature = "sqlite")]
+    Sqlite(SqlitePool),
+    /// PostgreSQL.
+    #[cfg(feature = "postgres")]
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to whichever pool the store holds (the SQL text is the
+/// same for both databases: `$N` placeholders, numbered in order of first use).
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            #[cfg(feature = "sqlite")]
+            SqlStore::Sqlite($pool) => $body,
+            #[cfg(feature = "postgres")]
+            SqlStore::Postgres($pool) => $body,
+        }
+    };
+}
+
+fn db_error(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() || d.is_foreign_key_violation() => {
+            StoreError::Conflict
+        }
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => StoreError::Corrupt,
+        _ => StoreError::Unavailable(e.to_string()),
+    }
+}
+
+fn secs(t: SystemTime) -> i64 {
+    i64::try_from(t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())).unwrap_or(i64::MAX)
+}
+
+fn to_i64(v: u64) -> StoreResult<i64> {
+    i64::try_from(v).map_err(|_| StoreError::Corrupt)
+}
+
+fn json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|_| StoreError::Corrupt)
+}
+
+fn account_from(data: &str, version: i64) -> StoreResult<Account> {
+    let mut a: Account = serde_json::from_str(data).map_err(|_| StoreError::Corrupt)?;
+    a.version = u64::try_from(version).map_err(|_| StoreError::Corrupt)?;
+    Ok(a)
+}
+
+fn factor_from(data: &str, version: i64, last_step: Option<i64>) -> StoreResult<Factor> {
+    let mut f: Factor = serde_json::from_str(data).map_err(|_| StoreError::Corrupt)?;
+    f.version = u64::try_from(version).map_err(|_| StoreError::Corrupt)?;
+    if let FactorData::Totp { last_step: s, .. } = &mut f.data {
+        // The column is authoritative: it is what the replay guard advances.
+        *s = last_step.map(u64::try_from).transpose().map_err(|_| StoreError::Corrupt)?;
+    }
+    Ok(f)
+}
+
+fn totp_step(f: &Factor) -> StoreResult<Option<i64>> {
+    match &f.data {
+        FactorData::Totp { last_step: Some(s), .. } => Ok(Some(to_i64(*s)?)),
+        _ => Ok(None),
+    }
+}
+
+impl SqlStore {
+    /// Connects to `url` (`sqlite://file.db?mode=rwc`, `sqlite::memory:` is refused —
+    /// use a file — or `postgres://user@host/db`) and applies the migrations.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] if the database cannot be reached or migrated.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        #[cfg(feature = "sqlite")]
+        if url.starts_with("sqlite:") {
+            if url.contains(":memory:") {
+                return Err(StoreError::Unavailable("use a file: memory databases vanish".into()));
+            }
+            let options: sqlx::sqlite::SqliteConnectOptions =
+                url.parse().map_err(|e: sqlx::Error| StoreError::Unavailable(e.to_string()))?;
+            let options = options
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await
+                .map_err(db_error)?;
+            return Self::from_sqlite_pool(pool, true).await;
+        }
+        #[cfg(feature = "postgres")]
+        if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(16)
+                .connect(url)
+                .await
+                .map_err(db_error)?;
+            return Self::from_pg_pool(pool, true).await;
+        }
+        Err(StoreError::Unavailable(format!(
+            "unsupported database URL scheme (enabled: {})",
+            [
+                cfg!(feature = "sqlite").then_some("sqlite"),
+                cfg!(feature = "postgres").then_some("postgres")
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", ")
+        )))
+    }
+
+    /// Wraps an existing SQLite pool, applying the migrations if `migrate`.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] if a migration fails.
+    #[cfg(feature = "sqlite")]
+    pub async fn from_sqlite_pool(pool: SqlitePool, migrate: bool) -> StoreResult<Self> {
+        if migrate {
+            sqlx::migrate!("migrations/sqlite")
+                .run(&pool)
+                .await
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        }
+        Ok(Self::Sqlite(pool))
+    }
+
+    /// Wraps an existing PostgreSQL pool, applying the migrations if `migrate`.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] if a migration fails.
+    #[cfg(feature = "postgres")]
+    pub async fn from_pg_pool(pool: PgPool, migrate: bool) -> StoreResult<Self> {
+        if migrate {
+            sqlx::migrate!("migrations/postgres")
+                .run(&pool)
+                .await
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        }
+        Ok(Self::Postgres(pool))
+    }
+
+    /// Closes the pool (waits for connections to finish).
+    pub async fn close(&self) {
+        with_pool!(self, pool => pool.close().await);
+    }
+
+    async fn exists(&self, table_query: &'static str, id: &str) -> StoreResult<bool> {
+        with_pool!(self, pool => {
+            let row = sqlx::query(table_query).bind(id).fetch_optional(pool).await.map_err(db_error)?;
+            Ok(row.is_some())
+        })
+    }
+}
+
+impl Store for SqlStore {
+    async fn create_account(&self, a: &Account) -> StoreResult<()> {
+        let data = json(a)?;
+        let username = a.username.as_ref().map(|u| u.normalized().to_owned());
+        with_pool!(self, pool => {
+            sqlx::query("INSERT INTO accounts (id, version, canonical_email, username, data) VALUES ($1, $2, $3, $4, $5)")
+                .bind(a.id.to_string())
+                .bind(to_i64(a.version)?)
+                .bind(a.canonical_email.as_str())
+                .bind(username)
+                .bind(data)
+                .execute(pool)
+                .await
+                .map_err(db_error)?;
+            Ok(())
+        })
+    }
+
+    async fn account(&self, id: AccountId) -> StoreResult<Option<Account>> {
+        with_pool!(self, pool => {
+            let row = sqlx::query("SELECT data, version FROM accounts WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(pool)
+                .await
+                .map_err(db_error)?;
+            row.map(|r| account_from(&r.try_get::<String, _>(0).map_err(db_error)?, r.try_get(1).map_err(db_error)?)).transpose()
+        })
+    }
+
+    async fn account_by_email(&self, email: &CanonicalEmail) -> StoreResult<Option<Account>> {
+        with_pool!(self, pool => {
+            let row = sqlx::query("SELECT data, version FROM accounts WHERE canonical_email = $1")
+                .bind(email.as_str())
+                .fetch_optional(pool)
+                .await
+                .map_err(db_error)?;
+            row.map(|r| account_from(&r.try_get::<String, _>(0).map_err(db_error)?, r.try_get(1).map_err(db_error)?)).transpose()
+        })
+    }
+
+    async fn account_by_username(&self, username: &str) -> StoreResult<Option<Account>> {
+        with_pool!(self, pool => {
+            let row = sqlx::query("SELECT data, version FROM accounts WHERE username = $1")
+                .bind(username)
+                .fetch_optional(pool)
+                .await
+                .map_err(db_error)?;
+            row.map(|r| account_from(&r.try_get::<String, _>(0).map_err(db_error)?, r.try_get(1).map_err(db_error)?)).transpose()
+        })
+    }
+
+    async fn update_account(&self, a: &Account) -> StoreResult<()> {
+        let data = json(a)?;
+        let username = a.username.as_ref().map(|u| u.normalized().to_owned());
+        let previous = to_i64(a.version.checked_sub(1).ok_or(StoreError::Stale)?)?;
+        let done = with_pool!(self, pool => {
+            sqlx::query("UPDATE accounts SET version = $1, canonical_email = $2, username = $3, data = $4 WHERE id = $5 AND version = $6")
+                .bind(to_i64(a.version)?)
+                .bind(a.canonical_email.as_str())
+                .bind(username)
+                .bind(data)
+                .bind(a.id.to_string())
+                .bind(previous)
+                .execute(pool)
+                .await
+                .map_err(db_error)?
+                .rows_affected()
+        });
+        if done == 1 {
+            return Ok(());
+        }
+        if self.exists("SELECT 1 FROM accounts WHERE id = $1", &a.id.to_string()).await? {
+            Err(StoreError::Stale)
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
+
+    async fn add_factor(&self, f: &Factor) -> StoreResult<()> {
+        let data = json(f)?;
+        let step = totp_step(f)?;
+        let result = with_pool!(self, pool => {
+            sqlx::query("INSERT INTO factors (id, account, version, created, totp_last_step, data) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(f.id.to_string())
+                .bind(f.account.to_string())
+                .bind(to_i64(f.version)?)
+                .bind(to_i64(f.created)?)
+                .bind(step)
+                .bind(data)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        });
+        match result {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(d)) if d.is_foreign_key_violation() => {
+                Err(StoreError::NotFound)
+            }
+            Err(e) => Err(db_error(e)),
+        }
+    }
+
+    async fn factors(&self, account: AccountId) -> StoreResult<Vec<Factor>> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query("SELECT data, version, totp_last_step FROM factors WHERE account = $1 ORDER BY created, id")
+                .bind(account.to_string())
+                .fetch_all(pool)
+                .await
+                .map_err(db_error)?;
+            rows.iter()
+                .map(|r| factor_from(&r.try_get::<String, _>(0).map_err(db_error)?, r.try_get(1).map_err(db_error)?, r.try_get(2).map_err(db_error)?))
+                .collect()
+        })
+    }
+
+    async fn update_factor(&self, f: &Factor) -> StoreResult<()> {
+        let data = json(f)?;
+        let step = totp_step(f)?;
+        let previous = to_i64(f.version.checked_sub(1).ok_or(StoreError::Stale)?)?;
+        let done = with_pool!(self, pool => {
+            sqlx::query("UPDATE factors SET version = $1, totp_last_step = $2, data = $3 WHERE id = $4 AND account = $5 AND version = $6")
+                .bind(to_i64(f.version)?)
+                .bind(step)
+                .bind(data)
+                .bind(f.id.to_string())
+                .bind(f.account.to_string())
+                .bind(previous)
+                .execute(pool)
+                .await
+                .map_err(db_error)?
+                .rows_affected()
+        });
+        if done == 1 {
+            return Ok(());
+        }
+        if self.exists("SELECT 1 FROM factors WHERE id = $1", &f.id.to_string()).await? {
+            Err(StoreError::Stale)
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
+
+    async fn remove_factor(&self, account: AccountId, factor: FactorId) -> StoreResult<bool> {
+        with_pool!(self, pool => {
+            let n = sqlx::query("DELETE FROM factors WHERE id = $1 AND account = $2")
+                .bind(factor.to_string())
+                .bind(account.to_string())
+                .execute(pool)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
+            Ok(n == 1)
+        })
+    }
+
+    async fn advance_totp_step(&self, factor: FactorId, step: u64) -> StoreResult<bool> {
+        let step = to_i64(step)?;
+        let done = with_pool!(self, pool => {
+            sqlx::query("UPDATE factors SET totp_last_step = $1, version = version + 1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)")
+                .bind(step)
+                .bind(factor.to_string())
+                .execute(pool)
+                .await
+                .map_err(db_error)?
+                .rows_affected()
+        });
+        if done == 1 {
+            return Ok(true);
+        }
+        if self.exists("SELECT 1 FROM factors WHERE id = $1", &factor.to_string()).await? {
+            Ok(false)
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
+
+    async fn put_flow(&self, key: &str, value: &[u8], expires: SystemTime) -> StoreResult<()> {
+        with_pool!(self, pool => {
+            sqlx::query("INSERT INTO flows (key, value, expires) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires = excluded.expires")
+                .bind(key)
+                .bind(value)
+                .bind(secs(expires))
+                .execute(pool)
+                .await
+                .map_err(db_error)?;
+            Ok(())
+        })
+    }
+
+    async fn put_flow_new(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires: SystemTime,
+        now: SystemTime,
+    ) -> StoreResult<()> {
+        let done = with_pool!(self, pool => {
+            sqlx::query("INSERT INTO flows (key, value, expires) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires = excluded.expires WHERE flows.expires <= $4")
+                .bind(key)
+                .bind(value)
+                .bind(secs(expires))
+                .bind(secs(now))
+                .execute(pool)
+                .await
+                .map_err(db_error)?
+                .rows_affected()
+        });
+        if done == 1 { Ok(()) } else { Err(StoreError::Conflict) }
+    }
+
+    async fn take_flow(&self, key: &str, now: SystemTime) -> StoreResult<Option<Vec<u8>>> {
+        with_pool!(self, pool => {
+            let row = sqlx::query("DELETE FROM flows WHERE key = $1 AND expires > $2 RETURNING value")
+                .bind(key)
+                .bind(secs(now))
+                .fetch_optional(pool)
+                .await
+                .map_err(db_error)?;
+            row.map(|r| r.try_get::<Vec<u8>, _>(0).map_err(db_error)).transpose()
+        })
+    }
+
+    async fn get_flow(&self, key: &str, now: SystemTime) -> StoreResult<Option<Vec<u8>>> {
+        with_pool!(self, pool => {
+            let row = sqlx::query("SELECT value FROM flows WHERE key = $1 AND expires > $2")
+                .bind(key)
+                .bind(secs(now))
+                .fetch_optional(pool)
+                .await
+                .map_err(db_error)?;
+            row.map(|r| r.try_get::<Vec<u8>, _>(0).map_err(db_error)).transpose()
+        })
+    }
+
+    async fn throttle(&self, key: &str) -> StoreResult<ThrottleState> {
+        with_pool!(self, pool => {
+            let row = sqlx::query("SELECT failures, last_failure FROM throttle WHERE key = $1")
+                .bind(key)
+                .fetch_optional(pool)
+                .await
+                .map_err(db_error)?;
+            match row {
+                None => Ok(ThrottleState::default()),
+                Some(r) => Ok(ThrottleState {
+                    failures: u32::try_from(r.try_get::<i64, _>(0).map_err(db_error)?).map_err(|_| StoreError::Corrupt)?,
+                    last_failure: u64::try_from(r.try_get::<i64, _>(1).map_err(db_error)?).map_err(|_| StoreError::Corrupt)?,
+                }),
+            }
+        })
+    }
+
+    async fn update_throttle(
+        &self,
+        key: &str,
+        f: impl Fn(ThrottleState) -> ThrottleState + Send + Sync,
+    ) -> StoreResult<ThrottleState> {
+        // Compare-and-swap on the row's values, retried: atomic without a table lock.
+        for _ in 0..256 {
+            let current = self.throttle(key).await?;
+            let next = f(current);
+            let exists = self.exists("SELECT 1 FROM throttle WHERE key = $1", key).await?;
+            let done = with_pool!(self, pool => {
+                if exists {
+                    sqlx::query("UPDATE throttle SET failures = $1, last_failure = $2 WHERE key = $3 AND failures = $4 AND last_failure = $5")
+                        .bind(i64::from(next.failures))
+                        .bind(to_i64(next.last_failure)?)
+                        .bind(key)
+                        .bind(i64::from(current.failures))
+                        .bind(to_i64(current.last_failure)?)
+                        .execute(pool)
+                        .await
+                        .map_err(db_error)?
+                        .rows_affected()
+                } else {
+                    sqlx::query("INSERT INTO throttle (key, failures, last_failure) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING")
+                        .bind(key)
+                        .bind(i64::from(next.failures))
+                        .bind(to_i64(next.last_failure)?)
+                        .execute(pool)
+                        .await
+                        .map_err(db_error)?
+                        .rows_affected()
+                }
+            });
+            if done == 1 {
+                return Ok(next);
+            }
+        }
+        Err(StoreError::Unavailable("throttle counter too contended".into()))
+    }
+
+    async fn sweep(&self, now: SystemTime) -> StoreResult<u64> {
+        with_pool!(self, pool => {
+            let n = sqlx::query("DELETE FROM flows WHERE expires <= $1")
+                .bind(secs(now))
+                .execute(pool)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
+            Ok(n)
+        })
+    }
+}

@@ -62,7 +62,12 @@ pub(crate) fn pairs() -> Vec<Pair<'static>> {
         factor(11, id, FactorKind::Totp, totp()),
         factor(12, id, FactorKind::Totp, totp()),
         factor(13, id, FactorKind::EmailCode, FactorData::EmailCode),
-        factor(14, id, FactorKind::RecoveryCodes, FactorData::RecoveryCodes(set.to_stored())),
+        factor(
+            14,
+            id,
+            FactorKind::RecoveryCodes,
+            FactorData::RecoveryCodes { stored: set.to_stored() },
+        ),
     ];
     let policy = Policy::default();
     let now = UNIX_EPOCH + Duration::from_secs(1_800_000_100);

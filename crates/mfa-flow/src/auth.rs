@@ -463,7 +463,7 @@ pub fn plan_second_factor(
         }
         let ok = match &f.data {
             FactorData::Push(d) => d.active,
-            FactorData::RecoveryCodes(s) => {
+            FactorData::RecoveryCodes { stored: s } => {
                 RecoveryCodeSet::from_stored(s).is_ok_and(|s| s.remaining() > 0)
             }
             FactorData::Phone { .. } => false,
@@ -859,8 +859,27 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             step_up,
         };
         let id = self.random_id();
-        let first = usable[0].clone();
-        self.start_method(account, &id, flow, &first, &usable, unavailable, client, now).await
+        // The preferred method first; one that cannot start now (push suspended or at its
+        // fatigue limit, no WebAuthn options) steers the user to the next.
+        for factor in &usable {
+            let step = self
+                .start_method(
+                    account,
+                    &id,
+                    flow.clone(),
+                    factor,
+                    &usable,
+                    unavailable.clone(),
+                    client,
+                    now,
+                )
+                .await;
+            match step {
+                Err(LoginError::MethodUnavailable) => continue,
+                other => return other,
+            }
+        }
+        Err(LoginError::MethodUnavailable)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -877,7 +896,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
     ) -> Result<LoginStep, LoginError> {
         let (active, prompt) = match &factor.data {
             FactorData::Totp { .. } => (Active::Totp { factor: factor.id }, Prompt::TotpCode),
-            FactorData::RecoveryCodes(_) => {
+            FactorData::RecoveryCodes { .. } => {
                 (Active::Recovery { factor: factor.id }, Prompt::RecoveryCode)
             }
             FactorData::EmailCode => {
@@ -1113,13 +1132,13 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                     .verify(&account.id.to_string(), &mut pending, code, now)
                     .is_ok()
             }
-            (Active::Recovery { .. }, FactorData::RecoveryCodes(stored)) => {
+            (Active::Recovery { .. }, FactorData::RecoveryCodes { stored }) => {
                 let mut set =
                     RecoveryCodeSet::from_stored(stored).map_err(|_| LoginError::Internal)?;
                 match self.services.recovery.consume(&mut set, code) {
                     Ok(consumed) => {
                         let mut updated = factor.clone();
-                        updated.data = FactorData::RecoveryCodes(set.to_stored());
+                        updated.data = FactorData::RecoveryCodes { stored: set.to_stored() };
                         updated.version += 1;
                         match self.store.update_factor(&updated).await {
                             Ok(()) => {
@@ -1302,7 +1321,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         {
             actions.push(RequiredAction::OfferBiometricKey);
         }
-        if let Some(FactorData::RecoveryCodes(s)) =
+        if let Some(FactorData::RecoveryCodes { stored: s }) =
             factors.iter().find(|f| f.kind == FactorKind::RecoveryCodes).map(|f| &f.data)
         {
             let remaining = RecoveryCodeSet::from_stored(s).map_or(0, |s| s.remaining());
@@ -1641,7 +1660,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         match replace {
             Some(old) => {
                 let mut f = old.clone();
-                f.data = FactorData::RecoveryCodes(set.to_stored());
+                f.data = FactorData::RecoveryCodes { stored: set.to_stored() };
                 f.version += 1;
                 f.created = unix(now);
                 self.store.update_factor(&f).await?;
@@ -1655,7 +1674,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                     created: unix(now),
                     last_used: None,
                     version: 1,
-                    data: FactorData::RecoveryCodes(set.to_stored()),
+                    data: FactorData::RecoveryCodes { stored: set.to_stored() },
                 };
                 self.store.add_factor(&f).await?;
             }

@@ -143,7 +143,10 @@ pub enum FactorData {
     /// Codes by email to the account's address.
     EmailCode,
     /// The stored recovery-code set (`rc1$…`).
-    RecoveryCodes(String),
+    RecoveryCodes {
+        /// The set's stored form.
+        stored: String,
+    },
     /// An imported phone factor (SMS or voice), masked: shown, never accepted while retired.
     Phone {
         /// The number, masked (`+81 •••• ••12`).

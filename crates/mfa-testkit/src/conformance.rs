@@ -61,6 +61,7 @@ where
 {
     accounts(make().await).await;
     factors(make().await).await;
+    factor_kinds(make().await).await;
     flows(make().await).await;
     throttle(make().await).await;
     race_totp_step(make().await).await;
@@ -323,4 +324,35 @@ pub async fn run_replicas<S: Store + Clone + 'static>(a: S, b: S) {
         (1, 1, 1),
         "across replicas: one TOTP success, one email claim, one flow take"
     );
+}
+
+/// Every kind of factor data survives the store (adapters that serialize must handle each).
+pub async fn factor_kinds<S: Store>(s: S) {
+    let a = account(1, "kinds@example.com", None);
+    s.create_account(&a).await.unwrap();
+    let datas = [
+        (FactorKind::RecoveryCodes, FactorData::RecoveryCodes { stored: "rc1$1$x$y".into() }),
+        (FactorKind::EmailCode, FactorData::EmailCode),
+        (FactorKind::Sms, FactorData::Phone { masked_number: "+81 •••• ••12".into() }),
+        (
+            FactorKind::Totp,
+            FactorData::Totp {
+                sealed_secret: vec![9; 40],
+                profile: mfa_totp::Profile::DEFAULT,
+                last_step: Some(42),
+            },
+        ),
+    ];
+    for (i, (kind, data)) in datas.into_iter().enumerate() {
+        let f = Factor { kind, data, ..totp_factor(100 + i as u128, a.id) };
+        s.add_factor(&f).await.unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+    }
+    let back = s.factors(a.id).await.unwrap();
+    assert_eq!(back.len(), 4, "every kind stored");
+    assert!(
+        back.iter().any(
+            |f| matches!(&f.data, FactorData::RecoveryCodes { stored } if stored == "rc1$1$x$y")
+        )
+    );
+    assert!(back.iter().any(|f| matches!(&f.data, FactorData::Totp { last_step: Some(42), .. })));
 }

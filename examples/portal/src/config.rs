@@ -1,0 +1,91 @@
+//! Settings: flags, then environment variables, then defaults that run on a laptop.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Everything the portal can be told. Each flag `--name value` also reads from the
+/// environment variable `PORTAL_NAME` (upper case, dashes as underscores).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on (`--listen`, default `127.0.0.1:8080`).
+    pub listen: String,
+    /// The URL people open (`--public-url`, default `http://localhost:8080`): the WebAuthn
+    /// origin, the base of every link in mail, and the push server id.
+    pub public_url: String,
+    /// The WebAuthn RP id (`--rp-id`, default: the public URL's host).
+    pub rp_id: String,
+    /// Where the SQLite file, keys and the mail outbox live (`--data-dir`, default
+    /// `./portal-data`).
+    pub data_dir: PathBuf,
+    /// Database URL (`--database-url`, default `sqlite://<data-dir>/portal.db?mode=rwc`;
+    /// `postgres://…` for PostgreSQL).
+    pub database_url: String,
+    /// SMTP server `host:port` (`--smtp`); without it, mail goes to `<data-dir>/outbox`.
+    pub smtp: Option<String>,
+    /// The sender address (`--mail-from`, default `no-reply@localhost`).
+    pub mail_from: String,
+    /// Product name shown everywhere (`--product-name`, default `Example Portal`).
+    pub product: String,
+    /// From when a username login gets a warning (`--username-warn-from`, Unix seconds;
+    /// default: now).
+    pub username_warn_from: Option<SystemTime>,
+    /// From when username logins are refused (`--username-refuse-from`, Unix seconds).
+    pub username_refuse_from: Option<SystemTime>,
+    /// Days after sign-up before MFA must be enrolled (`--mfa-grace-days`, default 0).
+    pub mfa_grace_days: u64,
+    /// `immediate` (the notice's behaviour) or `confirm` (default: switch after the new
+    /// address confirms) (`--email-change`).
+    pub email_change_confirm: bool,
+}
+
+impl Config {
+    /// Reads flags from `args` and the environment.
+    ///
+    /// # Errors
+    /// A message naming the bad setting.
+    pub fn from_args(args: &[String]) -> Result<Self, String> {
+        let get = |name: &str| -> Option<String> {
+            let flag = format!("--{name}");
+            args.iter().position(|a| *a == flag).and_then(|i| args.get(i + 1).cloned()).or_else(
+                || std::env::var(format!("PORTAL_{}", name.to_uppercase().replace('-', "_"))).ok(),
+            )
+        };
+        let public_url = get("public-url").unwrap_or_else(|| "http://localhost:8080".into());
+        let public_url = public_url.trim_end_matches('/').to_owned();
+        let host = public_url
+            .split("://")
+            .nth(1)
+            .and_then(|r| r.split(['/', ':']).next())
+            .ok_or("--public-url must be http(s)://host[:port]")?
+            .to_owned();
+        let data_dir = PathBuf::from(get("data-dir").unwrap_or_else(|| "portal-data".into()));
+        let time = |name: &str| -> Result<Option<SystemTime>, String> {
+            get(name)
+                .map(|v| {
+                    v.parse::<u64>()
+                        .map(|s| UNIX_EPOCH + Duration::from_secs(s))
+                        .map_err(|_| format!("--{name}: Unix seconds"))
+                })
+                .transpose()
+        };
+        Ok(Self {
+            listen: get("listen").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            rp_id: get("rp-id").unwrap_or(host),
+            database_url: get("database-url").unwrap_or_else(|| {
+                format!("sqlite://{}?mode=rwc", data_dir.join("portal.db").display())
+            }),
+            data_dir,
+            public_url,
+            smtp: get("smtp"),
+            mail_from: get("mail-from").unwrap_or_else(|| "no-reply@localhost".into()),
+            product: get("product-name").unwrap_or_else(|| "Example Portal".into()),
+            username_warn_from: time("username-warn-from")?.or(Some(UNIX_EPOCH)),
+            username_refuse_from: time("username-refuse-from")?,
+            mfa_grace_days: get("mfa-grace-days")
+                .map(|v| v.parse().map_err(|_| "--mfa-grace-days: a number"))
+                .transpose()?
+                .unwrap_or(0),
+            email_change_confirm: get("email-change").is_none_or(|v| v != "immediate"),
+        })
+    }
+}

@@ -1,0 +1,265 @@
+//! Every string a person reads, in Japanese and English.
+
+use mfa_flow::{FactorKind, LoginError, RetirementReason};
+
+/// The page language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    /// 日本語.
+    Ja,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// From an `Accept-Language` header: Japanese if it comes first, else English.
+    #[must_use]
+    pub fn from_accept(header: Option<&str>) -> Self {
+        match header.and_then(|h| h.split(',').next()) {
+            Some(first) if first.trim().to_ascii_lowercase().starts_with("ja") => Self::Ja,
+            _ => Self::En,
+        }
+    }
+
+    /// `ja` / `en`.
+    #[must_use]
+    pub const fn tag(self) -> &'static str {
+        match self {
+            Self::Ja => "ja",
+            Self::En => "en",
+        }
+    }
+}
+
+/// The text for `key` in `lang` (the key itself if unknown, so a missing entry shows).
+#[must_use]
+pub fn t(lang: Lang, key: &str) -> &'static str {
+    let (ja, en) = match key {
+        "login" => ("ログイン", "Log in"),
+        "logout" => ("ログアウト", "Log out"),
+        "signup" => ("アカウント作成", "Create an account"),
+        "email" => ("メールアドレス", "Email address"),
+        "identifier" => ("メールアドレス（またはユーザー名）", "Email address (or username)"),
+        "password" => ("パスワード", "Password"),
+        "new_password" => ("新しいパスワード", "New password"),
+        "username" => ("ユーザー名", "Username"),
+        "username_legacy_note" => (
+            "メールアドレスを唯一のユーザー名として使用することをお勧めします。既存のユーザー名は引き続きサポートされますが、徐々に廃止される予定です。",
+            "We recommend the email address as the only user name. Existing usernames remain supported but will be phased out gradually.",
+        ),
+        "username_warning" => (
+            "ユーザー名でのログインは廃止予定です。今後はメールアドレスでログインしてください。",
+            "Logging in with a username is being phased out. Please log in with your email address from now on.",
+        ),
+        "confirm_email_login" => {
+            ("メールアドレスをユーザー名として使用する", "Use the email address as the user name")
+        }
+        "first_name" => ("名", "First name"),
+        "last_name" => ("姓", "Last name"),
+        "language" => ("言語", "Language"),
+        "time_zone" => ("タイムゾーン", "Time zone"),
+        "analytics" => (
+            "匿名の利用統計を送信する（第三者には送信されません）",
+            "Send anonymous usage statistics (never sent to third parties)",
+        ),
+        "settings" => ("設定", "Settings"),
+        "save" => ("保存", "Save"),
+        "close" => ("閉じる", "Close"),
+        "saved" => ("保存しました。", "Saved."),
+        "mfa" => ("多要素認証", "Multi-factor authentication"),
+        "mfa_disabled" => ("多要素認証は無効です", "Multi-factor authentication is disabled"),
+        "mfa_enabled" => ("多要素認証は有効です", "Multi-factor authentication is enabled"),
+        "enable" => ("有効にする", "Enable"),
+        "methods" => ("認証方法", "Authentication methods"),
+        "add" => ("+ 追加", "+ Add"),
+        "remove" => ("削除", "Remove"),
+        "rename" => ("名前の変更", "Rename"),
+        "change_password" => ("パスワードの変更", "Change password"),
+        "change_email" => ("メールアドレスの変更", "Change email address"),
+        "email_change_sent_confirm" => (
+            "新しいメールアドレスに確認メールを送信しました。リンクを開くと変更されます。",
+            "We sent a confirmation to the new address. The change takes effect when its link is opened.",
+        ),
+        "email_changed" => (
+            "メールアドレスを変更しました。新しいメールアドレスでログインしてください。",
+            "Your email address was changed. Log in with the new address from now on.",
+        ),
+        "email_reverted" => {
+            ("メールアドレスを元に戻しました。", "Your email address was restored.")
+        }
+        "second_factor" => ("追加の認証", "One more step"),
+        "enter_code" => ("コードを入力", "Enter the code"),
+        "totp_prompt" => (
+            "認証アプリに表示されているコードを入力してください。",
+            "Enter the code shown in your authenticator app.",
+        ),
+        "recovery_prompt" => {
+            ("リカバリーコードを入力してください。", "Enter one of your recovery codes.")
+        }
+        "email_code_prompt" => {
+            ("次のアドレスに送信したコードを入力してください:", "Enter the code we sent to:")
+        }
+        "webauthn_prompt" => (
+            "セキュリティキーまたはパスキーで確認してください。",
+            "Confirm with your security key or passkey.",
+        ),
+        "push_prompt" => (
+            "スマートフォンの通知を開き、次の番号を入力してください:",
+            "Open the notification on your phone and type this number:",
+        ),
+        "use_key" => ("キーを使用", "Use my key"),
+        "try_another" => ("別の方法を試す", "Try another method"),
+        "unavailable" => ("利用できない方法", "Unavailable methods"),
+        "verify" => ("確認", "Verify"),
+        "enroll_required" => (
+            "メールアドレスとパスワードでのログイン後、追加の認証が必要になりました。認証方法を1つ追加してください。",
+            "A second authentication is now required after your email and password. Add one method to continue.",
+        ),
+        "totp_title" => (
+            "Google Authenticator またはその他の認証アプリ",
+            "Google Authenticator or a similar app",
+        ),
+        "totp_help" => (
+            "アプリで「+」→「QRコードをスキャン」を選択し（Microsoft Authenticator では「職場または学校アカウント」）、表示されたコードを入力して保存してください。",
+            "In the app choose \"+\" → \"Scan a QR code\" (in Microsoft Authenticator: \"Work or school account\"), then enter the code it shows and save.",
+        ),
+        "secret_manual" => ("スキャンできない場合はこのキーを入力:", "Can't scan? Type this key:"),
+        "security_key" => ("セキュリティキー", "Security key"),
+        "passkey" => ("パスキー", "Passkey"),
+        "biometric_key" => ("生体認証キー", "Biometric key"),
+        "push" => ("プッシュ通知アプリ", "Push notification app"),
+        "totp" => ("認証アプリ", "Authenticator app"),
+        "email_code" => ("メールアドレス", "Email address"),
+        "recovery_codes" => ("リカバリーコード", "Recovery codes"),
+        "sms" => ("電話番号", "Phone number"),
+        "voice" => ("電話（音声）", "Phone call"),
+        "sms_retired" => (
+            "仕様変更のため、SMS 認証はご利用いただけなくなりました。",
+            "Because of a specification change, SMS authentication can no longer be used.",
+        ),
+        "retired_other" => {
+            ("この方法は利用できなくなりました。", "This method can no longer be used.")
+        }
+        "no_biometric" => (
+            "登録された生体認証キーがありません。次回のログイン時に登録を試してください。",
+            "No biometric key registered. Try registering one at your next login.",
+        ),
+        "key_name" => ("キーの名前", "Key name"),
+        "key_insert" => (
+            "セキュリティデバイスを挿入するか、画面の指示に従ってください。",
+            "Insert your security device, or follow your browser's prompt.",
+        ),
+        "register" => ("登録", "Register"),
+        "push_scan" => (
+            "スマートフォンのアプリでこの QR コードをスキャンしてください。",
+            "Scan this QR code with the app on your phone.",
+        ),
+        "push_confirm_number" => (
+            "アプリで次の番号を入力して承認してください:",
+            "Approve in the app by typing this number:",
+        ),
+        "recovery_title" => ("リカバリーコード", "Recovery codes"),
+        "recovery_help" => (
+            "スマートフォンを紛失した場合に使用します。安全な場所に保管してください。各コードは1回のみ使用できます。",
+            "Use these if you lose your phone. Keep them somewhere safe; each works once.",
+        ),
+        "regenerate" => ("新しいコードを発行", "Generate new codes"),
+        "offer_biometric" => (
+            "このデバイスで生体認証キーを登録しますか？",
+            "Register a biometric key on this device?",
+        ),
+        "not_now" => ("今はしない", "Not now"),
+        "step_up" => (
+            "本人確認のため、もう一度認証してください。",
+            "Please confirm it's you with your second factor.",
+        ),
+        "continue" => ("続ける", "Continue"),
+        "err_credentials" => (
+            "メールアドレスまたはパスワードが正しくありません。",
+            "The email address or password is not correct.",
+        ),
+        "err_username_refused" => (
+            "ユーザー名でのログインは終了しました。メールアドレスでログインしてください。",
+            "Usernames can no longer be used to log in. Log in with your email address.",
+        ),
+        "err_throttled" => (
+            "試行回数が多すぎます。しばらくしてからもう一度お試しください。",
+            "Too many attempts. Please try again later.",
+        ),
+        "err_expired" => (
+            "有効期限が切れました。最初からやり直してください。",
+            "This has expired. Please start again.",
+        ),
+        "err_code" => ("コードが正しくありません。", "The code is not correct."),
+        "err_push_denied" => {
+            ("スマートフォンで拒否されました。", "The sign-in was denied on the phone.")
+        }
+        "err_method" => ("この方法は利用できません。", "This method is not available."),
+        "err_step_up" => {
+            ("この操作には追加の認証が必要です。", "This action needs a fresh second factor.")
+        }
+        "err_last_factor" => (
+            "最後の認証方法は削除できません。",
+            "You cannot remove your last authentication method.",
+        ),
+        "err_invalid" => ("入力内容を確認してください。", "Please check what you entered."),
+        "err_internal" => (
+            "エラーが発生しました。もう一度お試しください。",
+            "Something went wrong. Please try again.",
+        ),
+        "err_csrf" => (
+            "ページの有効期限が切れました。再読み込みしてください。",
+            "This page has expired. Please reload it.",
+        ),
+        "err_login_required" => ("ログインしてください。", "Please log in."),
+        _ => return "?",
+    };
+    match lang {
+        Lang::Ja => ja,
+        Lang::En => en,
+    }
+}
+
+/// The message key for a flow error.
+#[must_use]
+pub fn error_key(e: &LoginError) -> &'static str {
+    match e {
+        LoginError::InvalidCredentials => "err_credentials",
+        LoginError::UsernameRefused => "err_username_refused",
+        LoginError::Throttled { .. } => "err_throttled",
+        LoginError::FlowExpired => "err_expired",
+        LoginError::WrongSecondFactor => "err_code",
+        LoginError::PushDenied => "err_push_denied",
+        LoginError::MethodUnavailable => "err_method",
+        LoginError::StepUpRequired => "err_step_up",
+        LoginError::LastFactor => "err_last_factor",
+        LoginError::Refused(_) | LoginError::Malformed => "err_invalid",
+        _ => "err_internal",
+    }
+}
+
+/// The name of a factor kind.
+#[must_use]
+pub fn kind_key(kind: FactorKind) -> &'static str {
+    match kind {
+        FactorKind::SecurityKey => "security_key",
+        FactorKind::Passkey => "passkey",
+        FactorKind::BiometricKey => "biometric_key",
+        FactorKind::Push => "push",
+        FactorKind::Totp => "totp",
+        FactorKind::EmailCode => "email_code",
+        FactorKind::RecoveryCodes => "recovery_codes",
+        FactorKind::Sms => "sms",
+        _ => "voice",
+    }
+}
+
+/// The message for a retirement reason.
+#[must_use]
+pub fn retired_key(reason: RetirementReason) -> &'static str {
+    match reason {
+        RetirementReason::SpecificationChange => "sms_retired",
+        _ => "retired_other",
+    }
+}

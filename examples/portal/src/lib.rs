@@ -1,0 +1,168 @@
+//! The portal: the account journey of the notice, built on the workspace's crates the way an
+//! embedder builds it — axum for HTTP, `mfa-store-sql` on SQLite (or PostgreSQL), lettre for
+//! mail, and `mfa-flow` for every decision.
+//!
+//! The portal is the application, so it is where the clock is read and the operating
+//! system's random generator is used; the libraries take both as parameters.
+#![forbid(unsafe_code)]
+#![allow(clippy::disallowed_methods, clippy::disallowed_types, clippy::print_stderr)]
+// Handlers return an HTTP response on the error path too; boxing it buys nothing here.
+#![allow(clippy::result_large_err)]
+
+pub mod config;
+pub mod i18n;
+pub mod mail;
+pub mod push_hub;
+pub mod web;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use mfa_credentials::{
+    HashParams, HashingPool, KeyRing, PasswordHasher, PoolConfig, RecoveryCodes, Sealer,
+    SecretBytes,
+};
+use mfa_email_identity::{
+    ChangeMode, EmailChange, EmailChangeConfig, EmailCodeIssuer, LinkTemplates,
+};
+use mfa_flow::{Auth, AuthConfig, EnrollmentGrace, NoAudit, Services, UsernamePolicy};
+use mfa_push::{PushConfig, PushServer, ServerKeys};
+use mfa_store_sql::SqlStore;
+use mfa_totp::TotpConfig;
+use mfa_webauthn::RelyingParty;
+use rand_core::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+pub use config::Config;
+
+/// The development keys kept in the data directory (generated on first start).
+#[derive(Serialize, Deserialize)]
+struct Keys {
+    seal: String,
+    email_code: String,
+    push_server: String,
+}
+
+fn random32() -> Result<[u8; 32], String> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).map_err(|e| format!("random generator: {e}"))?;
+    Ok(b)
+}
+
+/// The decoded development keys.
+struct DevKeys {
+    seal: [u8; 32],
+    email_code: [u8; 32],
+    push_server: [u8; 32],
+}
+
+fn load_keys(dir: &Path) -> Result<DevKeys, String> {
+    let path = dir.join("keys.json");
+    let keys: Keys = match std::fs::read(&path) {
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        Err(_) => {
+            let k = Keys {
+                seal: STANDARD.encode(random32()?),
+                email_code: STANDARD.encode(random32()?),
+                push_server: STANDARD.encode(random32()?),
+            };
+            let json = serde_json::to_vec_pretty(&k).map_err(|e| e.to_string())?;
+            std::fs::write(&path, json).map_err(|e| format!("{}: {e}", path.display()))?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+            }
+            eprintln!("generated development keys in {}", path.display());
+            k
+        }
+    };
+    let decode = |s: &str| -> Result<[u8; 32], String> {
+        STANDARD
+            .decode(s)
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(|| format!("{}: bad key", path.display()))
+    };
+    Ok(DevKeys {
+        seal: decode(&keys.seal)?,
+        email_code: decode(&keys.email_code)?,
+        push_server: decode(&keys.push_server)?,
+    })
+}
+
+/// Builds the application from its configuration: data directory, keys, database (with
+/// migrations), mail, and the flows.
+///
+/// # Errors
+/// A message for the first thing that cannot be set up.
+pub async fn build(config: &Config, params: HashParams) -> Result<Arc<web::App>, String> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
+    let DevKeys { seal, email_code: email_key, push_server: push_seed } =
+        load_keys(&config.data_dir)?;
+    let store =
+        SqlStore::connect(&config.database_url).await.map_err(|e| format!("database: {e}"))?;
+    let mailer = match &config.smtp {
+        Some(server) => mail::PortalMailer::smtp(server, &config.mail_from)?,
+        None => mail::PortalMailer::outbox(config.data_dir.join("outbox"), &config.mail_from),
+    };
+    let ring = KeyRing::new(1, SecretBytes::new(seal.to_vec())).map_err(|e| e.to_string())?;
+    let hasher = PasswordHasher::builder().params(params).build().map_err(|e| e.to_string())?;
+    let workers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let base = &config.public_url;
+    let links = LinkTemplates::new(
+        &format!("{base}/email/confirm?token={{token}}"),
+        &format!("{base}/email/revert?token={{token}}"),
+        &format!("{base}/login"),
+    )
+    .map_err(|e| e.to_string())?;
+    let mode = if config.email_change_confirm {
+        ChangeMode::ConfirmNewAddress
+    } else {
+        ChangeMode::Immediate
+    };
+    let services = Services {
+        passwords: HashingPool::new(hasher, PoolConfig::with_workers(workers))
+            .map_err(|e| e.to_string())?,
+        sealer: Sealer::new(&ring),
+        recovery: RecoveryCodes::new(&ring),
+        email_codes: EmailCodeIssuer::new(&email_key).map_err(|e| e.to_string())?,
+        totp: TotpConfig::new(&config.product).map_err(|e| e.to_string())?,
+        webauthn: RelyingParty::builder(&config.rp_id, &config.product)
+            .origin(base)
+            .build()
+            .map_err(|e| format!("WebAuthn: {e}"))?,
+        push: PushServer::new(
+            PushConfig::new(base, &config.product),
+            ServerKeys::new(&[("k1", push_seed)]).map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| format!("push: {e}"))?,
+        email_change: EmailChange::new(
+            EmailChangeConfig::new(&config.product, links).map_err(|e| e.to_string())?.mode(mode),
+        ),
+    };
+    let mut auth_config = AuthConfig::new(&config.product);
+    auth_config.policy.usernames = UsernamePolicy {
+        warn_from: config.username_warn_from,
+        refuse_from: config.username_refuse_from,
+    };
+    if config.mfa_grace_days > 0 {
+        auth_config.policy.mfa.grace =
+            EnrollmentGrace::AfterCreation(Duration::from_secs(config.mfa_grace_days * 86_400));
+    }
+    let hub = push_hub::PushHub::default();
+    let rng = rand_chacha::ChaCha20Rng::from_seed(random32()?);
+    let auth = Auth::new(auth_config, services, store, mailer, hub.clone(), Arc::new(NoAudit), rng);
+    Ok(Arc::new(web::App {
+        auth,
+        hub,
+        secure_cookies: base.starts_with("https://"),
+        product: config.product.clone(),
+    }))
+}

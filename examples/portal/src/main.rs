@@ -1,0 +1,46 @@
+//! `cargo run -p portal` — see the example's README for every setting.
+#![forbid(unsafe_code)]
+#![allow(clippy::print_stderr, clippy::print_stdout)]
+
+use mfa_credentials::HashParams;
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{}", include_str!("../README.md"));
+        return;
+    }
+    let config = match portal::Config::from_args(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("portal: {e}");
+            std::process::exit(2);
+        }
+    };
+    let app = match portal::build(&config, HashParams::OWASP).await {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("portal: {e}");
+            std::process::exit(1);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(&config.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("portal: cannot listen on {}: {e}", config.listen);
+            std::process::exit(1);
+        }
+    };
+    println!("{} is running: open {}", config.product, config.public_url);
+    println!("(listening on {}; data in {})", config.listen, config.data_dir.display());
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    if let Err(e) =
+        axum::serve(listener, portal::web::router(app)).with_graceful_shutdown(shutdown).await
+    {
+        eprintln!("portal: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,1290 @@
+//! HTTP: the JSON API under `/api/`, the pages, the phone's endpoints, sessions, CSRF and
+//! security headers.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use mfa_email_identity::TokenHash;
+use mfa_flow::{
+    Auth, Authenticated, ChallengeView, ClientInfo, FactorId, FactorKind, LoginError, LoginStep,
+    PushEnrollmentStatus, RequiredAction, Session, Store,
+};
+use mfa_store_sql::SqlStore;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::i18n::{Lang, error_key, kind_key, retired_key, t};
+use crate::mail::PortalMailer;
+use crate::push_hub::PushHub;
+
+/// The application state.
+pub struct App {
+    /// The flows.
+    pub auth: Auth<SqlStore, PortalMailer, PushHub>,
+    /// Push hints waiting for devices.
+    pub hub: PushHub,
+    /// Whether cookies get `Secure` (the public URL is https).
+    pub secure_cookies: bool,
+    /// Product name.
+    pub product: String,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").field("product", &self.product).finish_non_exhaustive()
+    }
+}
+
+type Shared = Arc<App>;
+
+#[allow(clippy::disallowed_methods)]
+fn now() -> SystemTime {
+    SystemTime::now()
+}
+
+const SESSION_COOKIE: &str = "portal_session";
+const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+
+/// What the portal keeps per browser, server-side (the cookie holds a random token; the
+/// store holds this under the token's hash).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct WebSession {
+    csrf: String,
+    lang: Option<Lang>,
+    auth: Option<Session>,
+    login: Option<ChallengeView>,
+    after_login: Option<String>,
+    recovery_codes: Option<Vec<String>>,
+    notice: Option<String>,
+    warn_username: bool,
+}
+
+struct Ctx {
+    app: Shared,
+    token: String,
+    ws: WebSession,
+    lang: Lang,
+    new_cookie: bool,
+    client: ClientInfo,
+}
+
+fn random_token() -> String {
+    let mut b = [0u8; 32];
+    #[allow(clippy::disallowed_methods)]
+    let _ = getrandom::fill(&mut b);
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+fn session_key(token: &str) -> String {
+    format!("websession:{}", TokenHash::of(token).to_base64url())
+}
+
+impl Ctx {
+    async fn load(app: &Shared, headers: &HeaderMap) -> Self {
+        let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+        let client = ClientInfo {
+            ip: headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("127.0.0.1")
+                .to_owned(),
+            browser: headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(browser_name)
+                .unwrap_or_default(),
+            location: String::new(),
+            known_device: cookie(headers, "portal_device"),
+        };
+        if let Some(token) = cookie(headers, SESSION_COOKIE)
+            && let Ok(Some(bytes)) = app.auth.store().get_flow(&session_key(&token), now()).await
+            && let Ok(ws) = serde_json::from_slice::<WebSession>(&bytes)
+        {
+            let lang = ws.lang.unwrap_or_else(|| Lang::from_accept(accept));
+            return Self { app: app.clone(), token, ws, lang, new_cookie: false, client };
+        }
+        let ws = WebSession { csrf: random_token(), ..WebSession::default() };
+        Self {
+            app: app.clone(),
+            token: random_token(),
+            ws,
+            lang: Lang::from_accept(accept),
+            new_cookie: true,
+            client,
+        }
+    }
+
+    async fn save(&self) {
+        if let Ok(bytes) = serde_json::to_vec(&self.ws) {
+            let _ = self
+                .app
+                .auth
+                .store()
+                .put_flow(&session_key(&self.token), &bytes, now() + SESSION_TTL)
+                .await;
+        }
+    }
+
+    fn cookie_headers(&self, extra: Option<String>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        let secure = if self.app.secure_cookies { "; Secure" } else { "" };
+        if self.new_cookie
+            && let Ok(v) = HeaderValue::from_str(&format!(
+                "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+                self.token,
+                SESSION_TTL.as_secs()
+            ))
+        {
+            h.append(header::SET_COOKIE, v);
+        }
+        if let Some(device) = extra
+            && let Ok(v) = HeaderValue::from_str(&format!(
+                "portal_device={device}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+                90 * 24 * 3600
+            ))
+        {
+            h.append(header::SET_COOKIE, v);
+        }
+        h
+    }
+
+    fn check_csrf(&self, headers: &HeaderMap) -> bool {
+        let sent = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        !self.new_cookie && !sent.is_empty() && TokenHash::of(sent) == TokenHash::of(&self.ws.csrf)
+    }
+
+    fn session(&self) -> Option<Session> {
+        self.ws.auth
+    }
+
+    fn reply(&self, status: StatusCode, body: Value, device: Option<String>) -> Response {
+        (status, self.cookie_headers(device), axum::Json(body)).into_response()
+    }
+
+    fn error(&self, e: &LoginError) -> Response {
+        let key = error_key(e);
+        let status = match e {
+            LoginError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            LoginError::StepUpRequired => StatusCode::FORBIDDEN,
+            LoginError::Internal | LoginError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        if matches!(e, LoginError::Internal | LoginError::Store(_)) {
+            eprintln!("error: {e}");
+        }
+        let next = matches!(e, LoginError::StepUpRequired).then_some("/stepup");
+        self.reply(
+            status,
+            json!({"ok": false, "error": key, "message": t(self.lang, key), "next": next}),
+            None,
+        )
+    }
+
+    fn fail_key(&self, status: StatusCode, key: &str) -> Response {
+        self.reply(status, json!({"ok": false, "error": key, "message": t(self.lang, key)}), None)
+    }
+}
+
+fn browser_name(ua: &str) -> String {
+    let browser = ["Edg/", "Chrome/", "Firefox/", "Safari/"]
+        .iter()
+        .find(|b| ua.contains(*b))
+        .map_or("Browser", |b| match *b {
+            "Edg/" => "Edge",
+            "Chrome/" => "Chrome",
+            "Firefox/" => "Firefox",
+            _ => "Safari",
+        });
+    let os = ["Windows", "Mac OS", "Android", "iPhone", "Linux"]
+        .iter()
+        .find(|o| ua.contains(*o))
+        .copied()
+        .unwrap_or("");
+    if os.is_empty() { browser.to_owned() } else { format!("{browser} on {os}") }
+}
+
+/// The router.
+pub fn router(app: Shared) -> Router {
+    Router::new()
+        .route("/", get(root))
+        .route("/app.js", get(app_js))
+        .route("/style.css", get(style_css))
+        .route("/lang", get(set_lang))
+        .route("/login", get(page_login))
+        .route("/signup", get(page_signup))
+        .route("/factor", get(page_factor))
+        .route("/mfa", get(page_mfa))
+        .route("/mfa/totp", get(page_totp))
+        .route("/mfa/key", get(page_key))
+        .route("/mfa/push", get(page_push))
+        .route("/mfa/email", get(page_email_factor))
+        .route("/recovery", get(page_recovery))
+        .route("/settings", get(page_settings))
+        .route("/stepup", get(page_stepup))
+        .route("/offer-biometric", get(page_offer))
+        .route("/email/confirm", get(page_email_link))
+        .route("/email/revert", get(page_email_link))
+        .route("/api/session", get(api_session))
+        .route("/api/signup", post(api_signup))
+        .route("/api/login", post(api_login))
+        .route("/api/login/code", post(api_login_code))
+        .route("/api/login/select", post(api_login_select))
+        .route("/api/login/poll", post(api_login_poll))
+        .route("/api/login/webauthn", post(api_login_webauthn))
+        .route("/api/logout", post(api_logout))
+        .route("/api/me", get(api_me))
+        .route("/api/stepup", post(api_stepup))
+        .route("/api/mfa/totp/begin", post(api_totp_begin))
+        .route("/api/mfa/totp/confirm", post(api_totp_confirm))
+        .route("/api/mfa/webauthn/begin", post(api_webauthn_begin))
+        .route("/api/mfa/webauthn/finish", post(api_webauthn_finish))
+        .route("/api/mfa/push/begin", post(api_push_begin))
+        .route("/api/mfa/push/status", post(api_push_status))
+        .route("/api/mfa/email/begin", post(api_email_factor_begin))
+        .route("/api/mfa/email/confirm", post(api_email_factor_confirm))
+        .route("/api/mfa/sms", post(api_sms))
+        .route("/api/mfa/remove", post(api_remove))
+        .route("/api/mfa/rename", post(api_rename))
+        .route("/api/mfa/recovery", post(api_recovery))
+        .route("/api/settings/profile", post(api_profile))
+        .route("/api/settings/email", post(api_change_email))
+        .route("/api/settings/password", post(api_password))
+        .route("/api/email/confirm", post(api_email_confirm))
+        .route("/api/email/revert", post(api_email_revert))
+        .route("/push/register", post(push_register))
+        .route("/push/fetch", post(push_fetch))
+        .route("/push/respond", post(push_respond))
+        .route("/push/poll", post(push_poll))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(app)
+}
+
+async fn security_headers(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+// ----- JSON API -----
+
+type J = Option<axum::Json<Value>>;
+
+fn field(body: &J, name: &str) -> String {
+    body.as_ref().and_then(|b| b.get(name)).and_then(Value::as_str).unwrap_or_default().to_owned()
+}
+
+/// Loads the context and checks the CSRF header of a state-changing request.
+async fn post_ctx(app: &Shared, headers: &HeaderMap) -> Result<Ctx, Response> {
+    let ctx = Ctx::load(app, headers).await;
+    if !ctx.check_csrf(headers) {
+        return Err(ctx.fail_key(StatusCode::FORBIDDEN, "err_csrf"));
+    }
+    Ok(ctx)
+}
+
+async fn api_session(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let ctx = Ctx::load(&app, &headers).await;
+    ctx.save().await;
+    let body = json!({
+        "ok": true, "csrf": ctx.ws.csrf, "lang": ctx.lang.tag(),
+        "authenticated": ctx.session().is_some_and(|s| !s.enrollment_only),
+        "login_pending": ctx.ws.login.is_some(),
+    });
+    ctx.reply(StatusCode::OK, body, None)
+}
+
+async fn api_signup(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
+    let ctx = match post_ctx(&app, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match app.auth.sign_up(&field(&body, "email"), &field(&body, "password"), now()).await {
+        Ok(_) => ctx.reply(StatusCode::OK, json!({"ok": true, "next": "/login"}), None),
+        Err(LoginError::Store(mfa_flow::StoreError::Conflict)) => {
+            // The same answer as a success would leak nothing more, but the user needs to
+            // know: the address is taken (it is also what a login attempt reveals).
+            ctx.fail_key(StatusCode::BAD_REQUEST, "err_invalid")
+        }
+        Err(LoginError::Refused(reason)) => {
+            ctx.reply(StatusCode::BAD_REQUEST, json!({"ok": false, "error": "err_invalid", "message": format!("{} ({reason})", t(ctx.lang, "err_invalid"))}), None)
+        }
+        Err(e) => ctx.error(&e),
+    }
+}
+
+/// Applies a login step to the web session and says where the browser goes next.
+async fn apply_step(mut ctx: Ctx, step: LoginStep) -> Response {
+    match step {
+        LoginStep::Challenge(view) => {
+            ctx.ws.warn_username =
+                view.warnings.iter().any(|w| matches!(w, mfa_flow::Warning::UsernameDeprecated));
+            let body = json!({"ok": true, "next": "/factor", "challenge": view});
+            ctx.ws.login = Some(view);
+            ctx.save().await;
+            ctx.reply(StatusCode::OK, body, None)
+        }
+        LoginStep::MustEnroll { session, unavailable, .. } => {
+            ctx.ws.auth = Some(session);
+            ctx.ws.login = None;
+            ctx.save().await;
+            ctx.reply(StatusCode::OK, json!({"ok": true, "next": "/mfa", "must_enroll": true, "unavailable": unavailable}), None)
+        }
+        LoginStep::Authenticated(done) => finish_login(ctx, done).await,
+        LoginStep::Waiting => ctx.reply(StatusCode::OK, json!({"ok": true, "waiting": true}), None),
+        _ => ctx.error(&LoginError::Internal),
+    }
+}
+
+async fn finish_login(mut ctx: Ctx, done: Authenticated) -> Response {
+    let step_up = ctx.ws.after_login.take();
+    ctx.ws.auth = Some(done.session);
+    ctx.ws.login = None;
+    let offer = done.required_actions.contains(&RequiredAction::OfferBiometricKey);
+    let next = step_up
+        .unwrap_or_else(|| if offer { "/offer-biometric".into() } else { "/settings".into() });
+    ctx.save().await;
+    let body = json!({"ok": true, "next": next, "assurance": done.assurance, "required_actions": done.required_actions});
+    ctx.reply(StatusCode::OK, body, Some(done.known_device))
+}
+
+async fn api_login(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
+    let ctx = match post_ctx(&app, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match app
+        .auth
+        .login(&field(&body, "identifier"), &field(&body, "password"), &ctx.client, now())
+        .await
+    {
+        Ok(step) => apply_step(ctx, step).await,
+        Err(e) => ctx.error(&e),
+    }
+}
+
+fn pending_flow(ctx: &Ctx) -> Option<String> {
+    ctx.ws.login.as_ref().map(|v| v.flow.clone())
+}
+
+async fn api_login_code(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
+    let ctx = match post_ctx(&app, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Some(flow) = pending_flow(&ctx) else { return ctx.error(&LoginError::FlowExpired) };
+    match app.auth.submit_code(&flow, &field(&body, "code"), now()).await {
+        Ok(step) => apply_step(ctx, step).await,
+        Err(e) => ctx.error(&e),
+    }
+}
+
+async fn api_login_select(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
+    let ctx = match post_ctx(&app, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Some(flow) = pending_flow(&ctx) else { return ctx.error(&LoginError::FlowExpired) };
+    let Ok(id) = uuid::Uuid::parse_str(&field(&body, "factor")) else {
+        return ctx.error(&LoginError::Malformed);
+    };
+    match app.auth.select_method(&flow, FactorId(id), &ctx.client, now()).await {
+        Ok(step) => apply_step(ctx, step).await,
+        Err(e) => ctx.error(&e),
+    }
+}
+
+async fn api_login_poll(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let ctx = match post_ctx(&app, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Some(flow) = pending_flow(&ctx) else { return ctx.error(&LoginError::FlowExpired) };
+    match app.auth.poll_push(&flow, now()).await {
+        Ok(step) => apply_step(ctx, step).await,
+        Err(e) => ctx.error(&e),
+    }
+}
+
+async fn api_login_webauthn(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
+    let ctx = match post_ctx(&app, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Some(flow) = pending_flow(&ctx) else { return ctx.error(&LoginError::FlowExpired) };
+    let response =
+        body.as_ref().and_then(|b| b.get("response")).map(Value::to_string).unwrap_or_default();
+    match app.auth.submit_webauthn(&flow, &response, now()).await {
+        Ok(step) => apply_step(ctx, step).await,
+        Err(e) => ctx.error(&e),
+    }
+}
+
+async fn api_logout(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let mut ctx = match post_ctx(&app, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    ctx.ws = WebSession { csrf: ctx.ws.csrf.clone(), lang: ctx.ws.lang, ..WebSession::default() };
+    ctx.save().await;
+    ctx.reply(StatusCode::OK, json!({"ok": true, "next": "/login"}), None)
+}
+
+async fn api_me(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let ctx = Ctx::load(&app, &headers).await;
+    let Some(s) = ctx.session() else {
+        return ctx.fail_key(StatusCode::UNAUTHORIZED, "err_login_required");
+    };
+    let Ok(Some(a)) = app.auth.store().account(s.account).await else {
+        return ctx.error(&LoginError::Internal);
+    };
+    let factors = app.auth.factor_list(a.id, now()).await.unwrap_or_default();
+    let list: Vec<Value> = factors
+        .iter()
+        .map(|f| json!({"id": f.method.factor.to_string(), "kind": f.method.kind, "name": f.method.name, "retired": f.retired.map(retired_key).map(|k| t(ctx.lang, k))}))
+        .collect();
+    let body = json!({
+        "ok": true, "email": a.email.as_typed(), "username": a.username.as_ref().map(|u| u.as_typed().to_owned()),
+        "profile": a.profile, "factors": list, "enrollment_only": s.enrollment_only,
+    });
+    ctx.reply(StatusCode::OK, body, None)
+}
+
+async fn api_stepup(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
+    let mut ctx = match post_ctx(&app, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Some(s) = ctx.session() else {
+        return ctx.fail_key(StatusCode::UNAUTHORIZED, "err_login_required");
+    };
+    let next = field(&body, "next");
+    ctx.ws.after_login = Some(if next.starts_with('/') && !next.starts_with("//") {
+        next
+    } else {
+        "/settings".into()
+    });
+    match app.auth.begin_step_up(&s, &ctx.client, now()).await {
+        Ok(step) => apply_step(ctx, step).await,
+        Err(e) => ctx.error(&e),
+    }
+}
+
+/// The session, or the reply for its absence.
+fn authed(ctx: &Ctx) -> Result<Session, Response> {
+    ctx.session().ok_or_else(|| ctx.fail_key(StatusCode::UNAUTHORIZED, "err_login_required"))
+}
+
+async fn enrolled(mut ctx: Ctx, e: mfa_flow::Enrolled) -> Response {
+    let was_forced = ctx.ws.auth.is_some_and(|s| s.enrollment_only);
+    ctx.ws.auth = Some(e.session);
+    let next = if e.recovery_codes.is_some() {
+        "/recovery"
+    } else if was_forced {
+        "/settings"
+    } else {
+        "/mfa"
+    };
+    ctx.ws.recovery_codes = e.recovery_codes.clone();
+    ctx.save().await;
+    ctx.reply(
+        StatusCode::OK,
+        json!({"ok": true, "next": next, "factor": e.factor, "recovery_codes": e.recovery_codes}),
+        None,
+    )
+}
+
+macro_rules! post_authed {
+    ($app:expr, $headers:expr) => {{
+        let ctx = match post_ctx(&$app, &$headers).await {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        let session = match authed(&ctx) {
+            Ok(s) => s,
+            Err(r) => return r,
+        };
+        (ctx, session)
+    }};
+}
+
+async fn api_totp_begin(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let (ctx, s) = post_authed!(app, headers);
+    match app.auth.begin_totp(&s, now()).await {
+        Ok(en) => ctx.reply(StatusCode::OK, json!({"ok": true, "flow": en.flow, "uri": en.uri, "qr_svg": en.qr_svg, "secret": en.secret_base32}), None),
+        Err(e) => ctx.error(&e),
+    }
+}
+
+async fn api_totp_confirm(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
+    let (ctx, s) = post_authed!(app, headers);
+    match app
+        .auth
+        .confirm_totp(
+            &s,
+            &field(&body, "flow"),
+            &field(&body, "code"),
+            &field(&body, "name"),
+            now(),
+        )
+        .await
+    {
+        Ok(e) => enrolled(ctx, e).await,
+        Err(e) => ctx.error(&e),
+    }
+}
+
+async fn api_webauthn_begin(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
+    let (ctx, s) = post_authed!(app, headers);
+    let kind = match field(&body, "kind").as_str() {
+        "passkey" => FactorKind::Passkey,
+        "biometric_key" => FactorKind::BiometricKey,
+        _ => FactorKind::SecurityKey,
+    };
+    match app.auth.begin_webauthn(&s, kind, now()).await {
+        Ok((flow, options)) => {
+            let options: Value = serde_json::from_str(&options).unwrap_or(Value::Null);
+            ctx.reply(StatusCode::OK, json!({"ok": true, "flow": flow, "options": options}), None)
+        }
+        Err(e) => ctx.error(&e),
+    }
+}
+
+async fn api_webauthn_finish(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
+    let (ctx, s) = post_authed!(app, headers);
+    let response =
+        body.as_ref().and_then(|b| b.get("response")).map(Value::to_string).unwrap_or_default();
+    match app
+        .auth
+        .finish_webauthn(&s, &field(&body, "flow"), &response, &field(&body, "name"), now())
+        .await
+    {
+        Ok(e) => enrolled(ctx, e).await,
+        Err(e) => ctx.error(&e),
+    }
+}
+
+async fn api_push_begin(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let (ctx, s) = post_authed!(app, headers);
+    match app.auth.begin_push(&s, now()).await {
+        Ok((flow, uri)) => {
+            let svg = qrcode::QrCode::new(uri.as_bytes())
+                .map(|q| {
+                    q.render::<qrcode::render::svg::Color<'_>>().min_dimensions(240, 240).build()
+                })
+                .unwrap_or_default();
+            ctx.reply(
+                StatusCode::OK,
+                json!({"ok": true, "flow": flow, "uri": uri, "qr_svg": svg}),
+                None,
+            )
+        }
+        Err(e) => ctx.error(&e),
+    }
+}
+
+async fn api_push_status(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
+    let (ctx, s) = post_authed!(app, headers);
+    match app.auth.push_enrollment_status(&s, &field(&body, "flow"), &ctx.client, now()).await {
+        Ok(PushEnrollmentStatus::WaitingForDevice) => {
+            ctx.reply(StatusCode::OK, json!({"ok": true, "status": "waiting"}), None)
+        }
+        Ok(PushEnrollmentStatus::ConfirmNumber { number }) => ctx.reply(
+            StatusCode::OK,
+            json!({"ok": true, "status": "confirm", "number": number}),
+            None,
+        ),
+        Ok(PushEnrollmentStatus::Enrolled(e)) => enrolled(ctx, e).await,
+        Ok(_) => ctx.error(&LoginError::Internal),
+        Err(e) => ctx.error(&e),
+    }
+}
+
+async fn api_email_factor_begin(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let (ctx, s) = post_authed!(app, headers);
+    match app.auth.begin_email_code(&s, now()).await {
+        Ok(flow) => ctx.reply(StatusCode::OK, json!({"ok": true, "flow": flow}), None),
+        Err(e) => ctx.error(&e),
+    }
+}
+
+async fn api_email_factor_confirm(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    body: J,
+) -> Response {
+    let (ctx, s) = post_authed!(app, headers);
+    match app.auth.confirm_email_code(&s, &field(&body, "flow"), &field(&body, "code"), now()).await
+    {
+        Ok(e) => enrolled(ctx, e).await,
+        Err(e) => ctx.error(&e),
+    }
+}
+
+/// SMS enrollment: refused by the policy, with the notice's reason.
+async fn api_sms(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let (ctx, _) = post_authed!(app, headers);
+    let reason = app
+        .auth
+        .config()
+        .policy
+        .retirement
+        .retired(FactorKind::Sms, now())
+        .map(|r| retired_key(r.reason));
+    match reason {
+        Some(key) => ctx.reply(
+            StatusCode::BAD_REQUEST,
+            json!({"ok": false, "error": "err_method", "message": t(ctx.lang, key)}),
+            None,
+        ),
+        None => ctx.error(&LoginError::MethodUnavailable),
+    }
+}
+
+async fn api_remove(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
+    let (ctx, s) = post_authed!(app, headers);
+    let Ok(id) = uuid::Uuid::parse_str(&field(&body, "factor")) else {
+        return ctx.error(&LoginError::Malformed);
+    };
+    match app.auth.remove_factor(&s, FactorId(id), now()).await {
+        Ok(()) => ctx.reply(StatusCode::OK, json!({"ok": true, "next": "/mfa"}), None),
+        Err(e) => ctx.error(&e),
+    }
+}
+
+async fn api_rename(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
+    let (ctx, s) = post_authed!(app, headers);
+    let Ok(id) = uuid::Uuid::parse_str(&field(&body, "factor")) else {
+        return ctx.error(&LoginError::Malformed);
+    };
+    match app.auth.rename_factor(&s, FactorId(id), &field(&body, "name"), now()).await {
+        Ok(()) => ctx.reply(StatusCode::OK, json!({"ok": true, "next": "/mfa"}), None),
+        Err(e) => ctx.error(&e),
+    }
+}
+
+async fn api_recovery(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let (mut ctx, s) = post_authed!(app, headers);
+    match app.auth.regenerate_recovery_codes(&s, now()).await {
+        Ok(codes) => {
+            ctx.ws.recovery_codes = Some(codes.clone());
+            ctx.save().await;
+            ctx.reply(
+                StatusCode::OK,
+                json!({"ok": true, "next": "/recovery", "recovery_codes": codes}),
+                None,
+            )
+        }
+        Err(e) => ctx.error(&e),
+    }
+}
+
+async fn api_profile(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
+    let (mut ctx, s) = post_authed!(app, headers);
+    let lang = match field(&body, "language").as_str() {
+        "ja" => Lang::Ja,
+        _ => Lang::En,
+    };
+    let profile = mfa_flow::ProfileFields {
+        first_name: field(&body, "first_name").chars().take(100).collect(),
+        last_name: field(&body, "last_name").chars().take(100).collect(),
+        language: lang.tag().to_owned(),
+        time_zone: field(&body, "time_zone").chars().take(64).collect(),
+        analytics_consent: body
+            .as_ref()
+            .and_then(|b| b.get("analytics_consent"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    };
+    match app.auth.update_profile(&s, profile).await {
+        Ok(()) => {
+            ctx.ws.lang = Some(lang);
+            ctx.lang = lang;
+            ctx.save().await;
+            ctx.reply(StatusCode::OK, json!({"ok": true, "message": t(lang, "saved")}), None)
+        }
+        Err(e) => ctx.error(&e),
+    }
+}
+
+async fn api_change_email(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
+    let (ctx, s) = post_authed!(app, headers);
+    match app.auth.change_email(&s, &field(&body, "email"), now()).await {
+        Ok(started) => {
+            let key = if started.awaiting_confirmation { "email_change_sent_confirm" } else { "email_changed" };
+            ctx.reply(StatusCode::OK, json!({"ok": true, "message": t(ctx.lang, key), "email": started.login_email.as_typed(), "awaiting_confirmation": started.awaiting_confirmation}), None)
+        }
+        Err(LoginError::Refused(reason)) => ctx.reply(StatusCode::BAD_REQUEST, json!({"ok": false, "error": "err_invalid", "message": format!("{} ({reason})", t(ctx.lang, "err_invalid"))}), None),
+        Err(e) => ctx.error(&e),
+    }
+}
+
+async fn api_password(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
+    let (ctx, s) = post_authed!(app, headers);
+    match app.auth.change_password(&s, &field(&body, "password"), now()).await {
+        Ok(()) => ctx.reply(StatusCode::OK, json!({"ok": true, "message": t(ctx.lang, "saved")}), None),
+        Err(LoginError::Refused(reason)) => ctx.reply(StatusCode::BAD_REQUEST, json!({"ok": false, "error": "err_invalid", "message": format!("{} ({reason})", t(ctx.lang, "err_invalid"))}), None),
+        Err(e) => ctx.error(&e),
+    }
+}
+
+async fn api_email_confirm(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
+    let ctx = match post_ctx(&app, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match app.auth.confirm_email_change(&field(&body, "token"), now()).await {
+        Ok(email) => ctx.reply(
+            StatusCode::OK,
+            json!({"ok": true, "email": email.as_typed(), "message": t(ctx.lang, "email_changed")}),
+            None,
+        ),
+        Err(e) => ctx.error(&e),
+    }
+}
+
+async fn api_email_revert(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
+    let ctx = match post_ctx(&app, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match app.auth.revert_email_change(&field(&body, "token"), now()).await {
+        Ok(email) => ctx.reply(StatusCode::OK, json!({"ok": true, "email": email.as_typed(), "message": t(ctx.lang, "email_reverted")}), None),
+        Err(e) => ctx.error(&e),
+    }
+}
+
+// ----- the phone's endpoints (signed messages; no cookies, no CSRF) -----
+
+fn device_reply(r: Result<String, LoginError>) -> Response {
+    match r {
+        Ok(body) => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
+        Err(e) => {
+            (StatusCode::BAD_REQUEST, axum::Json(json!({"ok": false, "error": error_key(&e)})))
+                .into_response()
+        }
+    }
+}
+
+async fn push_register(State(app): State<Shared>, body: String) -> Response {
+    device_reply(app.auth.push_device_register(&body, now()).await)
+}
+
+async fn push_fetch(State(app): State<Shared>, body: String) -> Response {
+    device_reply(app.auth.push_device_fetch(&body, now()).await)
+}
+
+async fn push_respond(State(app): State<Shared>, body: String) -> Response {
+    device_reply(
+        app.auth.push_device_respond(&body, now()).await.map(|()| "{\"ok\":true}".to_owned()),
+    )
+}
+
+/// The device's long poll for hints (a stand-in for APNs / FCM).
+async fn push_poll(State(app): State<Shared>, body: String) -> Response {
+    let token = serde_json::from_str::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("token").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_default();
+    if token.is_empty() || token.len() > 256 {
+        return device_reply(Err(LoginError::Malformed));
+    }
+    let hints = app.hub.poll(&token, Duration::from_secs(20)).await;
+    device_reply(serde_json::to_string(&json!({"hints": hints})).map_err(|_| LoginError::Internal))
+}
+
+// ----- pages -----
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn page(ctx: &Ctx, title_key: &str, body: &str, data: &Value) -> Response {
+    let l = ctx.lang;
+    let other = if l == Lang::Ja { ("en", "English") } else { ("ja", "日本語") };
+    let authed = ctx.session().is_some();
+    let logout = if authed {
+        format!("<button class=\"link\" data-action=\"logout\">{}</button>", t(l, "logout"))
+    } else {
+        String::new()
+    };
+    let data = esc(&data.to_string());
+    let html = format!(
+        "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+         <title>{title} — {product}</title><link rel=\"stylesheet\" href=\"/style.css\"></head>\
+         <body data-csrf=\"{csrf}\" data-page=\"{data}\"><header><strong>{product}</strong>\
+         <nav><a href=\"/lang?to={ol}\">{on}</a> {logout}</nav></header><main><h1>{title}</h1>\
+         <p class=\"error\" role=\"alert\" hidden></p><p class=\"message\" role=\"status\" hidden></p>{body}</main>\
+         <script src=\"/app.js\"></script></body></html>",
+        lang = l.tag(),
+        title = t(l, title_key),
+        product = esc(&ctx.app.product),
+        csrf = esc(&ctx.ws.csrf),
+        ol = other.0,
+        on = other.1,
+    );
+    (ctx.cookie_headers(None), Html(html)).into_response()
+}
+
+async fn page_ctx(app: &Shared, headers: &HeaderMap) -> Ctx {
+    let ctx = Ctx::load(app, headers).await;
+    if ctx.new_cookie {
+        ctx.save().await;
+    }
+    ctx
+}
+
+async fn root(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let ctx = page_ctx(&app, &headers).await;
+    let to = if ctx.session().is_some() { "/settings" } else { "/login" };
+    (ctx.cookie_headers(None), Redirect::to(to)).into_response()
+}
+
+#[derive(Deserialize)]
+struct LangQuery {
+    to: String,
+}
+
+async fn set_lang(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let mut ctx = page_ctx(&app, &headers).await;
+    ctx.ws.lang = Some(if q.to == "ja" { Lang::Ja } else { Lang::En });
+    ctx.save().await;
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| {
+            r.split_once("://").and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_owned()))
+        })
+        .unwrap_or_else(|| "/".into());
+    (ctx.cookie_headers(None), Redirect::to(&back)).into_response()
+}
+
+fn input(l: Lang, name: &str, key: &str, kind: &str, auto: &str) -> String {
+    format!(
+        "<label>{}<input name=\"{name}\" type=\"{kind}\" autocomplete=\"{auto}\" required></label>",
+        t(l, key)
+    )
+}
+
+async fn page_login(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let ctx = page_ctx(&app, &headers).await;
+    let l = ctx.lang;
+    let body = format!(
+        "<form data-api=\"/api/login\">{}{}<button>{}</button></form><p><a href=\"/signup\">{}</a></p>",
+        input(l, "identifier", "identifier", "text", "username"),
+        input(l, "password", "password", "password", "current-password"),
+        t(l, "login"),
+        t(l, "signup")
+    );
+    page(&ctx, "login", &body, &json!({}))
+}
+
+async fn page_signup(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let ctx = page_ctx(&app, &headers).await;
+    let l = ctx.lang;
+    let body = format!(
+        "<form data-api=\"/api/signup\">{}{}<button>{}</button></form>",
+        input(l, "email", "email", "email", "email"),
+        input(l, "password", "password", "password", "new-password"),
+        t(l, "signup")
+    );
+    page(&ctx, "signup", &body, &json!({}))
+}
+
+fn challenge_body(l: Lang, view: &ChallengeView, warn: bool) -> String {
+    let mut body = String::new();
+    if warn {
+        body.push_str(&format!("<p class=\"warning\">{}</p>", t(l, "username_warning")));
+    }
+    body.push_str(&match &view.prompt {
+        mfa_flow::Prompt::TotpCode | mfa_flow::Prompt::RecoveryCode | mfa_flow::Prompt::EmailCode { .. } => {
+            let prompt = match &view.prompt {
+                mfa_flow::Prompt::TotpCode => t(l, "totp_prompt").to_owned(),
+                mfa_flow::Prompt::RecoveryCode => t(l, "recovery_prompt").to_owned(),
+                mfa_flow::Prompt::EmailCode { sent_to } => format!("{} {}", t(l, "email_code_prompt"), esc(sent_to)),
+                _ => String::new(),
+            };
+            format!(
+                "<p>{prompt}</p><form data-api=\"/api/login/code\"><label>{}<input name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required></label><button>{}</button></form>",
+                t(l, "enter_code"),
+                t(l, "verify")
+            )
+        }
+        mfa_flow::Prompt::WebAuthn { .. } => format!("<p>{}</p><button data-action=\"webauthn-login\">{}</button>", t(l, "webauthn_prompt"), t(l, "use_key")),
+        mfa_flow::Prompt::Push { number, device } => format!(
+            "<p>{} <small>({})</small></p><p class=\"number\" data-poll=\"/api/login/poll\">{number}</p>",
+            t(l, "push_prompt"),
+            esc(device)
+        ),
+        _ => String::new(),
+    });
+    if !view.alternatives.is_empty() {
+        body.push_str(&format!(
+            "<details><summary>{}</summary><ul class=\"methods\">",
+            t(l, "try_another")
+        ));
+        for m in &view.alternatives {
+            body.push_str(&format!(
+                "<li><button class=\"link\" data-select=\"{}\">{} — {}</button></li>",
+                m.factor,
+                t(l, kind_key(m.kind)),
+                esc(&m.name)
+            ));
+        }
+        body.push_str("</ul></details>");
+    }
+    if !view.unavailable.is_empty() {
+        body.push_str(&format!("<h2>{}</h2><ul>", t(l, "unavailable")));
+        for u in &view.unavailable {
+            body.push_str(&format!(
+                "<li><s>{}</s> — {}</li>",
+                t(l, kind_key(u.kind)),
+                t(l, retired_key(u.reason))
+            ));
+        }
+        body.push_str("</ul>");
+    }
+    body
+}
+
+async fn page_factor(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let ctx = page_ctx(&app, &headers).await;
+    let Some(view) = ctx.ws.login.clone() else {
+        return (ctx.cookie_headers(None), Redirect::to("/login")).into_response();
+    };
+    let body = challenge_body(ctx.lang, &view, ctx.ws.warn_username);
+    let data = match &view.prompt {
+        mfa_flow::Prompt::WebAuthn { options } => {
+            json!({"options": serde_json::from_str::<Value>(options).unwrap_or(Value::Null)})
+        }
+        _ => json!({}),
+    };
+    page(&ctx, "second_factor", &body, &data)
+}
+
+async fn page_stepup(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let ctx = page_ctx(&app, &headers).await;
+    let l = ctx.lang;
+    let body = format!(
+        "<p>{}</p><form data-api=\"/api/stepup\"><input type=\"hidden\" name=\"next\" value=\"/settings\"><button>{}</button></form>",
+        t(l, "step_up"),
+        t(l, "continue")
+    );
+    page(&ctx, "second_factor", &body, &json!({}))
+}
+
+fn require_login(ctx: &Ctx) -> Option<Response> {
+    ctx.session()
+        .is_none()
+        .then(|| (ctx.cookie_headers(None), Redirect::to("/login")).into_response())
+}
+
+async fn page_mfa(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let ctx = page_ctx(&app, &headers).await;
+    if let Some(r) = require_login(&ctx) {
+        return r;
+    }
+    let l = ctx.lang;
+    let Some(s) = ctx.session() else { return ctx.error(&LoginError::Internal) };
+    let factors = app.auth.factor_list(s.account, now()).await.unwrap_or_default();
+    let email = app
+        .auth
+        .store()
+        .account(s.account)
+        .await
+        .ok()
+        .flatten()
+        .map(|a| a.email.as_typed().to_owned())
+        .unwrap_or_default();
+    let mut body = String::new();
+    if s.enrollment_only {
+        body.push_str(&format!("<p class=\"warning\">{}</p>", t(l, "enroll_required")));
+    }
+    let rows: [(FactorKind, &str, String); 6] = [
+        (FactorKind::EmailCode, "/mfa/email", esc(&email)),
+        (FactorKind::Push, "/mfa/push", String::new()),
+        (FactorKind::Totp, "/mfa/totp", String::new()),
+        (FactorKind::SecurityKey, "/mfa/key?kind=security_key", String::new()),
+        (FactorKind::Sms, "", String::new()),
+        (FactorKind::BiometricKey, "/mfa/key?kind=biometric_key", String::new()),
+    ];
+    body.push_str("<ul class=\"methods\">");
+    for (kind, href, extra) in rows {
+        let mine: Vec<_> = factors
+            .iter()
+            .filter(|f| {
+                f.method.kind == kind
+                    || (kind == FactorKind::SecurityKey && f.method.kind == FactorKind::Passkey)
+            })
+            .collect();
+        let retired = app.auth.config().policy.retirement.retired(kind, now());
+        body.push_str("<li>");
+        match retired {
+            Some(r) => body.push_str(&format!(
+                "<s>{}</s> <span class=\"note\">{}</span>{}",
+                t(l, kind_key(kind)),
+                t(l, retired_key(r.reason)),
+                if kind == FactorKind::Sms {
+                    "<button class=\"link\" data-action=\"sms\">+</button>".to_owned()
+                } else {
+                    String::new()
+                }
+            )),
+            None => body.push_str(&format!(
+                "<strong>{}</strong> {extra} <a class=\"add\" href=\"{href}\">{}</a>",
+                t(l, kind_key(kind)),
+                t(l, "add")
+            )),
+        }
+        if kind == FactorKind::BiometricKey && mine.is_empty() {
+            body.push_str(&format!("<p class=\"note\">{}</p>", t(l, "no_biometric")));
+        }
+        for f in mine {
+            body.push_str(&format!(
+                "<div class=\"factor\">{} <button class=\"link\" data-remove=\"{}\">{}</button></div>",
+                esc(&f.method.name),
+                f.method.factor,
+                t(l, "remove")
+            ));
+        }
+        body.push_str("</li>");
+    }
+    body.push_str("</ul>");
+    if !s.enrollment_only {
+        body.push_str(&format!("<form data-api=\"/api/mfa/recovery\"><button>{} — {}</button></form><p><a href=\"/settings\">{}</a></p>", t(l, "recovery_codes"), t(l, "regenerate"), t(l, "settings")));
+    }
+    page(&ctx, "mfa", &body, &json!({}))
+}
+
+async fn page_totp(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let ctx = page_ctx(&app, &headers).await;
+    if let Some(r) = require_login(&ctx) {
+        return r;
+    }
+    let l = ctx.lang;
+    let body = format!(
+        "<p>{}</p><div id=\"qr\" data-begin=\"/api/mfa/totp/begin\"></div><p>{} <code id=\"secret\"></code></p>\
+         <form data-api=\"/api/mfa/totp/confirm\"><input type=\"hidden\" name=\"flow\"><input type=\"hidden\" name=\"name\" value=\"{}\">\
+         <label>{}<input name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required></label><button>{}</button></form>",
+        t(l, "totp_help"),
+        t(l, "secret_manual"),
+        t(l, "totp"),
+        t(l, "enter_code"),
+        t(l, "save")
+    );
+    page(&ctx, "totp_title", &body, &json!({}))
+}
+
+#[derive(Deserialize)]
+struct KindQuery {
+    kind: Option<String>,
+}
+
+async fn page_key(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<KindQuery>,
+) -> Response {
+    let ctx = page_ctx(&app, &headers).await;
+    if let Some(r) = require_login(&ctx) {
+        return r;
+    }
+    let l = ctx.lang;
+    let kind = match q.kind.as_deref() {
+        Some("passkey") => "passkey",
+        Some("biometric_key") => "biometric_key",
+        _ => "security_key",
+    };
+    let body = format!(
+        "<p>{}</p><form data-webauthn-register=\"{kind}\"><label>{}<input name=\"name\" maxlength=\"64\" required value=\"{}\"></label><button>{}</button></form>",
+        t(l, "key_insert"),
+        t(l, "key_name"),
+        t(l, kind),
+        t(l, "register")
+    );
+    page(&ctx, kind, &body, &json!({}))
+}
+
+async fn page_push(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let ctx = page_ctx(&app, &headers).await;
+    if let Some(r) = require_login(&ctx) {
+        return r;
+    }
+    let l = ctx.lang;
+    let body = format!(
+        "<p>{}</p><div id=\"qr\" data-push-begin=\"/api/mfa/push/begin\"></div><p><code id=\"uri\"></code></p><p class=\"number\" id=\"push-number\" hidden></p><p id=\"push-confirm\" hidden>{}</p>",
+        t(l, "push_scan"),
+        t(l, "push_confirm_number")
+    );
+    page(&ctx, "push", &body, &json!({}))
+}
+
+async fn page_email_factor(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let ctx = page_ctx(&app, &headers).await;
+    if let Some(r) = require_login(&ctx) {
+        return r;
+    }
+    let l = ctx.lang;
+    let body = format!(
+        "<div data-begin-email=\"/api/mfa/email/begin\"></div><form data-api=\"/api/mfa/email/confirm\"><input type=\"hidden\" name=\"flow\"><label>{}<input name=\"code\" inputmode=\"numeric\" required></label><button>{}</button></form>",
+        t(l, "enter_code"),
+        t(l, "save")
+    );
+    page(&ctx, "email_code", &body, &json!({}))
+}
+
+async fn page_recovery(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let mut ctx = page_ctx(&app, &headers).await;
+    if let Some(r) = require_login(&ctx) {
+        return r;
+    }
+    let l = ctx.lang;
+    let codes = ctx.ws.recovery_codes.take().unwrap_or_default();
+    ctx.save().await;
+    let list: String = codes.iter().map(|c| format!("<li><code>{}</code></li>", esc(c))).collect();
+    let body = format!(
+        "<p>{}</p><ol class=\"codes\">{list}</ol><p><a href=\"/settings\">{}</a></p>",
+        t(l, "recovery_help"),
+        t(l, "continue")
+    );
+    page(&ctx, "recovery_title", &body, &json!({}))
+}
+
+async fn page_settings(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let ctx = page_ctx(&app, &headers).await;
+    if let Some(r) = require_login(&ctx) {
+        return r;
+    }
+    let l = ctx.lang;
+    let Some(s) = ctx.session() else { return ctx.error(&LoginError::Internal) };
+    if s.enrollment_only {
+        return (ctx.cookie_headers(None), Redirect::to("/mfa")).into_response();
+    }
+    let Ok(Some(a)) = app.auth.store().account(s.account).await else {
+        return ctx.error(&LoginError::Internal);
+    };
+    let factors = app.auth.factor_list(a.id, now()).await.unwrap_or_default();
+    let mfa_on =
+        factors.iter().any(|f| f.retired.is_none() && f.method.kind != FactorKind::RecoveryCodes);
+    let username = a.username.as_ref().map_or(String::new(), |u| {
+        format!(
+            "<label>{}<input value=\"{}\" readonly></label><p class=\"note\">{}</p>",
+            t(l, "username"),
+            esc(u.as_typed()),
+            t(l, "username_legacy_note")
+        )
+    });
+    let p = &a.profile;
+    let checked = if p.analytics_consent { " checked" } else { "" };
+    let (ja_sel, en_sel) = if p.language == "ja" { (" selected", "") } else { ("", " selected") };
+    let tz = if p.time_zone.is_empty() { "Etc/UTC" } else { &p.time_zone };
+    let body = format!(
+        "<section class=\"dialog\">{username}\
+         <form data-api=\"/api/settings/email\"><label>{email_l}<input name=\"email\" type=\"email\" value=\"{email}\" required></label><button>{change_email}</button></form>\
+         <form data-api=\"/api/settings/profile\"><label>{first_l}<input name=\"first_name\" value=\"{first}\"></label><label>{last_l}<input name=\"last_name\" value=\"{last}\"></label>\
+         <label>{lang_l}<select name=\"language\"><option value=\"ja\"{ja_sel}>日本語</option><option value=\"en\"{en_sel}>English</option></select></label>\
+         <label>{tz_l}<input name=\"time_zone\" value=\"{tz}\"></label><label class=\"check\"><input type=\"checkbox\" name=\"analytics_consent\"{checked}> {analytics}</label><button>{save}</button></form>\
+         <p>{mfa_status} <a href=\"/mfa\">{mfa_link}</a></p>\
+         <form data-api=\"/api/settings/password\"><label>{pw_l}<input name=\"password\" type=\"password\" autocomplete=\"new-password\" required></label><button>{change_pw}</button></form></section>",
+        email_l = t(l, "email"),
+        email = esc(a.email.as_typed()),
+        change_email = t(l, "change_email"),
+        first_l = t(l, "first_name"),
+        first = esc(&p.first_name),
+        last_l = t(l, "last_name"),
+        last = esc(&p.last_name),
+        lang_l = t(l, "language"),
+        tz_l = t(l, "time_zone"),
+        tz = esc(tz),
+        analytics = t(l, "analytics"),
+        save = t(l, "save"),
+        mfa_status = t(l, if mfa_on { "mfa_enabled" } else { "mfa_disabled" }),
+        mfa_link = t(l, if mfa_on { "methods" } else { "enable" }),
+        pw_l = t(l, "new_password"),
+        change_pw = t(l, "change_password"),
+    );
+    page(&ctx, "settings", &body, &json!({}))
+}
+
+async fn page_offer(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let ctx = page_ctx(&app, &headers).await;
+    if let Some(r) = require_login(&ctx) {
+        return r;
+    }
+    let l = ctx.lang;
+    let body = format!(
+        "<div data-offer-biometric hidden><p>{}</p><p><a class=\"button\" href=\"/mfa/key?kind=biometric_key\">{}</a> <a href=\"/settings\">{}</a></p></div>",
+        t(l, "offer_biometric"),
+        t(l, "register"),
+        t(l, "not_now")
+    );
+    page(&ctx, "biometric_key", &body, &json!({}))
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+async fn page_email_link(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    let ctx = page_ctx(&app, &headers).await;
+    let l = ctx.lang;
+    let revert = uri.path().ends_with("revert");
+    let api = if revert { "/api/email/revert" } else { "/api/email/confirm" };
+    let token = esc(q.token.as_deref().unwrap_or_default());
+    // The token is applied by a POST (a link preview must not change anything).
+    let body = format!(
+        "<form data-api=\"{api}\"><input type=\"hidden\" name=\"token\" value=\"{token}\"><button>{}</button></form>",
+        t(l, "continue")
+    );
+    page(&ctx, if revert { "email_reverted" } else { "change_email" }, &body, &json!({}))
+}
+
+async fn app_js() -> Response {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("../static/app.js"))
+        .into_response()
+}
+
+async fn style_css() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../static/style.css"))
+        .into_response()
+}

@@ -1,0 +1,173 @@
+// The portal's only script: forms post JSON to the API with the CSRF header; the WebAuthn
+// and push pages drive the browser API and poll. No framework.
+"use strict";
+(() => {
+  const csrf = document.body.dataset.csrf;
+  const page = JSON.parse(document.body.dataset.page || "{}");
+  const errorBox = document.querySelector(".error");
+  const messageBox = document.querySelector(".message");
+
+  function show(box, text) {
+    if (!box) return;
+    box.textContent = text || "";
+    box.hidden = !text;
+  }
+
+  async function api(path, body) {
+    const res = await fetch(path, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-csrf-token": csrf },
+      body: JSON.stringify(body || {}),
+      credentials: "same-origin",
+    });
+    let data = {};
+    try { data = await res.json(); } catch (_) { data = { ok: false, message: res.statusText }; }
+    return data;
+  }
+
+  function follow(data) {
+    show(errorBox, data.ok ? "" : data.message);
+    if (data.ok && data.message) show(messageBox, data.message);
+    if (data.next) window.location.assign(data.next);
+    return data;
+  }
+
+  // base64url <-> ArrayBuffer, for browsers without PublicKeyCredential.parse*FromJSON.
+  const b64u = {
+    decode(s) {
+      const b = atob(s.replace(/-/g, "+").replace(/_/g, "/") + "==".slice(0, (4 - (s.length % 4)) % 4));
+      return Uint8Array.from(b, (c) => c.charCodeAt(0)).buffer;
+    },
+    encode(buf) {
+      let s = "";
+      for (const x of new Uint8Array(buf)) s += String.fromCharCode(x);
+      return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    },
+  };
+
+  function creationOptions(pk) {
+    if (PublicKeyCredential.parseCreationOptionsFromJSON) return PublicKeyCredential.parseCreationOptionsFromJSON(pk);
+    const o = structuredClone(pk);
+    o.challenge = b64u.decode(o.challenge);
+    o.user.id = b64u.decode(o.user.id);
+    (o.excludeCredentials || []).forEach((c) => { c.id = b64u.decode(c.id); });
+    return o;
+  }
+
+  function requestOptions(pk) {
+    if (PublicKeyCredential.parseRequestOptionsFromJSON) return PublicKeyCredential.parseRequestOptionsFromJSON(pk);
+    const o = structuredClone(pk);
+    o.challenge = b64u.decode(o.challenge);
+    (o.allowCredentials || []).forEach((c) => { c.id = b64u.decode(c.id); });
+    return o;
+  }
+
+  function credentialJSON(cred) {
+    if (cred.toJSON) return cred.toJSON();
+    const r = cred.response;
+    const out = { id: cred.id, rawId: b64u.encode(cred.rawId), type: cred.type, clientExtensionResults: cred.getClientExtensionResults(), response: { clientDataJSON: b64u.encode(r.clientDataJSON) } };
+    if (r.attestationObject) { out.response.attestationObject = b64u.encode(r.attestationObject); out.response.transports = r.getTransports ? r.getTransports() : []; }
+    if (r.authenticatorData) { out.response.authenticatorData = b64u.encode(r.authenticatorData); out.response.signature = b64u.encode(r.signature); if (r.userHandle) out.response.userHandle = b64u.encode(r.userHandle); }
+    return out;
+  }
+
+  const timeout = () => AbortSignal.timeout(120000);
+
+  // Forms with data-api: post their fields as JSON.
+  document.querySelectorAll("form[data-api]").forEach((form) => {
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const body = {};
+      new FormData(form).forEach((v, k) => { body[k] = v; });
+      form.querySelectorAll("input[type=checkbox]").forEach((c) => { body[c.name] = c.checked; });
+      follow(await api(form.dataset.api, body));
+    });
+  });
+
+  // "Try another method".
+  document.querySelectorAll("[data-select]").forEach((b) => b.addEventListener("click", async () => {
+    const data = await api("/api/login/select", { factor: b.dataset.select });
+    if (data.ok) window.location.reload(); else follow(data);
+  }));
+
+  document.querySelectorAll("[data-remove]").forEach((b) => b.addEventListener("click", async () => {
+    follow(await api("/api/mfa/remove", { factor: b.dataset.remove }));
+  }));
+
+  document.querySelectorAll("[data-action=logout]").forEach((b) => b.addEventListener("click", async () => follow(await api("/api/logout"))));
+  document.querySelectorAll("[data-action=sms]").forEach((b) => b.addEventListener("click", async () => follow(await api("/api/mfa/sms"))));
+
+  // Second factor with a security key or passkey.
+  document.querySelectorAll("[data-action=webauthn-login]").forEach((b) => b.addEventListener("click", async () => {
+    try {
+      const cred = await navigator.credentials.get({ publicKey: requestOptions(page.options.publicKey), signal: timeout() });
+      follow(await api("/api/login/webauthn", { response: credentialJSON(cred) }));
+    } catch (e) { show(errorBox, String(e && e.message || e)); }
+  }));
+
+  // Register a security key, passkey or biometric key, with the name the user typed.
+  document.querySelectorAll("form[data-webauthn-register]").forEach((form) => form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const begin = await api("/api/mfa/webauthn/begin", { kind: form.dataset.webauthnRegister });
+    if (!begin.ok) return follow(begin);
+    try {
+      const cred = await navigator.credentials.create({ publicKey: creationOptions(begin.options.publicKey), signal: timeout() });
+      follow(await api("/api/mfa/webauthn/finish", { flow: begin.flow, name: form.elements.name.value, response: credentialJSON(cred) }));
+    } catch (e) { show(errorBox, String(e && e.message || e)); }
+  }));
+
+  // TOTP enrollment: fetch the QR code.
+  const qr = document.querySelector("#qr[data-begin]");
+  if (qr) api(qr.dataset.begin).then((d) => {
+    if (!d.ok) return follow(d);
+    qr.innerHTML = d.qr_svg;
+    document.querySelector("#secret").textContent = d.secret;
+    document.querySelector("input[name=flow]").value = d.flow;
+  });
+
+  // Email-code enrollment: send the code.
+  const emailBegin = document.querySelector("[data-begin-email]");
+  if (emailBegin) api(emailBegin.dataset.beginEmail).then((d) => {
+    if (!d.ok) return follow(d);
+    document.querySelector("input[name=flow]").value = d.flow;
+  });
+
+  // Push enrollment: QR code, then the number once the phone registered.
+  const pushQr = document.querySelector("#qr[data-push-begin]");
+  if (pushQr) api(pushQr.dataset.pushBegin).then((d) => {
+    if (!d.ok) return follow(d);
+    pushQr.innerHTML = d.qr_svg;
+    document.querySelector("#uri").textContent = d.uri;
+    const tick = async () => {
+      const s = await api("/api/mfa/push/status", { flow: d.flow });
+      if (!s.ok) return follow(s);
+      if (s.status === "confirm") {
+        const n = document.querySelector("#push-number");
+        n.textContent = s.number; n.hidden = false;
+        document.querySelector("#push-confirm").hidden = false;
+      }
+      if (s.next) return follow(s);
+      setTimeout(tick, 1500);
+    };
+    tick();
+  });
+
+  // Login waiting for a push approval.
+  const poll = document.querySelector("[data-poll]");
+  if (poll) {
+    const tick = async () => {
+      const d = await api(poll.dataset.poll);
+      if (d.waiting) return setTimeout(tick, 1500);
+      follow(d);
+    };
+    setTimeout(tick, 1500);
+  }
+
+  // After login: offer a biometric key when this browser has a platform authenticator.
+  const offer = document.querySelector("[data-offer-biometric]");
+  if (offer) {
+    const no = () => window.location.assign("/settings");
+    if (!window.PublicKeyCredential) no();
+    else PublicKeyCredential.isUserVerifyingPlatformAuthenticatorAvailable().then((yes) => { if (yes) offer.hidden = false; else no(); }, no);
+  }
+})();

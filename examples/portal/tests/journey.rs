@@ -1,0 +1,282 @@
+//! The whole journey through the JSON API, in process, on a fresh SQLite file: sign up →
+//! login forced to enroll → TOTP enrolled → logout → login with TOTP → the same code again
+//! refused → push device enrolled and approved with the right number, a wrong number refused
+//! → email changed (both notices in the outbox, the old address no longer logs in, the new
+//! one does) → SMS enrollment refused.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods,
+    clippy::disallowed_types
+)]
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt as _;
+use mfa_credentials::HashParams;
+use mfa_push::device::{DeviceKey, EnrolledDevice, registration_request};
+use mfa_testkit::TotpApp;
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+const PW: &str = "correct horse battery staple";
+
+struct Browser {
+    app: axum::Router,
+    cookies: Vec<String>,
+    csrf: String,
+}
+
+impl Browser {
+    async fn new(app: axum::Router) -> Self {
+        let mut b = Self { app, cookies: Vec::new(), csrf: String::new() };
+        let (_, body) = b.call("GET", "/api/session", None).await;
+        b.csrf = body["csrf"].as_str().unwrap().to_owned();
+        b
+    }
+
+    async fn call(&mut self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req =
+            Request::builder().method(method).uri(path).header("x-csrf-token", &self.csrf);
+        if !self.cookies.is_empty() {
+            req = req.header(header::COOKIE, self.cookies.join("; "));
+        }
+        let req = match body {
+            Some(b) => req
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(b.to_string()))
+                .unwrap(),
+            None => req.body(Body::empty()).unwrap(),
+        };
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        for c in res.headers().get_all(header::SET_COOKIE) {
+            let pair = c.to_str().unwrap().split(';').next().unwrap().to_owned();
+            let name = pair.split('=').next().unwrap().to_owned();
+            self.cookies.retain(|x| !x.starts_with(&format!("{name}=")));
+            self.cookies.push(pair);
+        }
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    async fn post(&mut self, path: &str, body: Value) -> Value {
+        self.call("POST", path, Some(body)).await.1
+    }
+
+    /// A device endpoint: raw JSON, no cookies.
+    async fn device(&self, path: &str, body: &str) -> (StatusCode, String) {
+        let req = Request::builder()
+            .method("POST")
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_owned()))
+            .unwrap();
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+}
+
+fn temp_dir() -> std::path::PathBuf {
+    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos();
+    let dir = std::env::temp_dir().join(format!("portal-journey-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn outbox(dir: &std::path::Path) -> Vec<String> {
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("outbox"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect()
+}
+
+/// The phone answers the last push: fetch, verify, answer with `number`.
+async fn phone_answers(
+    b: &Browser,
+    phone: &EnrolledDevice,
+    hub: &portal::push_hub::PushHub,
+    token: &str,
+    number: u8,
+) -> (StatusCode, String) {
+    let sys = ring::rand::SystemRandom::new();
+    let hints = hub.poll(token, Duration::from_secs(2)).await;
+    let hint = hints.last().expect("a push hint");
+    let fetch = phone.fetch_request(&hint.challenge_id, SystemTime::now(), &sys).unwrap();
+    let (status, msg) = b.device("/push/fetch", &fetch).await;
+    assert_eq!(status, StatusCode::OK, "{msg}");
+    let verified = phone.verify_challenge(&msg, SystemTime::now(), 30).unwrap();
+    assert_eq!(verified.context().application, "Example Portal");
+    let answer = phone.answer(&verified, mfa_push::Decision::Approve, number, &sys).unwrap();
+    b.device("/push/respond", &answer).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_journey() {
+    let dir = temp_dir();
+    let mut config = portal::Config::from_args(&[
+        "--data-dir".into(),
+        dir.display().to_string(),
+        "--email-change".into(),
+        "immediate".into(),
+    ])
+    .unwrap();
+    config.username_warn_from = None;
+    let app = portal::build(&config, HashParams::DANGER_TEST_MINIMUM).await.unwrap();
+    let hub = app.hub.clone();
+    let router = portal::web::router(Arc::clone(&app));
+    let mut b = Browser::new(router).await;
+
+    // Sign up; the first login must enroll.
+    assert_eq!(
+        b.post("/api/signup", json!({"email": "ryu@example.com", "password": PW})).await["ok"],
+        true
+    );
+    let r = b.post("/api/login", json!({"identifier": "ryu@example.com", "password": PW})).await;
+    assert_eq!(r["must_enroll"], true, "{r}");
+    // A CSRF-less request is refused.
+    let saved = std::mem::take(&mut b.csrf);
+    assert_eq!(
+        b.call("POST", "/api/mfa/totp/begin", Some(json!({}))).await.0,
+        StatusCode::FORBIDDEN
+    );
+    b.csrf = saved;
+
+    // TOTP enrolled with the first code; recovery codes issued.
+    let en = b.post("/api/mfa/totp/begin", json!({})).await;
+    let totp = TotpApp::scan(en["uri"].as_str().unwrap()).unwrap();
+    let t0 = SystemTime::now();
+    let r = b
+        .post(
+            "/api/mfa/totp/confirm",
+            json!({"flow": en["flow"], "code": totp.code(t0), "name": "Phone"}),
+        )
+        .await;
+    assert_eq!(r["recovery_codes"].as_array().map(Vec::len), Some(10), "{r}");
+    let recovery_codes: Vec<String> = r["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+
+    // Log out; log in with TOTP (the next step's code: this one was used at enrollment).
+    b.post("/api/logout", json!({})).await;
+    let r = b.post("/api/login", json!({"identifier": "ryu@example.com", "password": PW})).await;
+    assert_eq!(r["next"], "/factor", "{r}");
+    assert_eq!(r["challenge"]["method"]["kind"], "totp");
+    let code = totp.code(t0 + Duration::from_secs(30));
+    let r = b.post("/api/login/code", json!({"code": code})).await;
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(r["assurance"], "Aal2");
+    // The same code again, in a new login: refused.
+    let mut other = Browser::new(portal::web::router(Arc::clone(&app))).await;
+    other.post("/api/login", json!({"identifier": "ryu@example.com", "password": PW})).await;
+    let r = other.post("/api/login/code", json!({"code": code})).await;
+    assert_eq!(r["error"], "err_code", "{r}");
+
+    // Enroll a push device (the session's second factor is fresh).
+    let sys = ring::rand::SystemRandom::new();
+    let begin = b.post("/api/mfa/push/begin", json!({})).await;
+    let offer = mfa_push::EnrollmentOffer::parse(begin["uri"].as_str().unwrap()).unwrap();
+    let key = DeviceKey::generate(mfa_push::KeyAlgorithm::P256, &sys).unwrap();
+    let request =
+        registration_request(&offer, &key, "iPhone", "token-1", SystemTime::now(), &sys).unwrap();
+    let (status, response) = b.device("/push/register", &request).await;
+    assert_eq!(status, StatusCode::OK, "{response}");
+    let phone = EnrolledDevice::new(&offer, key, &response).unwrap();
+    let s = b.post("/api/mfa/push/status", json!({"flow": begin["flow"]})).await;
+    assert_eq!(s["status"], "confirm", "{s}");
+    let number = u8::try_from(s["number"].as_u64().unwrap()).unwrap();
+    assert_eq!(phone_answers(&b, &phone, &hub, "token-1", number).await.0, StatusCode::OK);
+    let s = b.post("/api/mfa/push/status", json!({"flow": begin["flow"]})).await;
+    assert_eq!(s["ok"], true, "{s}");
+    assert_eq!(s["factor"]["kind"], "push");
+
+    // Log in with push: a wrong number is refused, the right one lets in.
+    b.post("/api/logout", json!({})).await;
+    let r = b.post("/api/login", json!({"identifier": "ryu@example.com", "password": PW})).await;
+    let push_id = r["challenge"]["alternatives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == "push")
+        .map(|m| m["factor"].as_str().unwrap().to_owned());
+    let view = match push_id {
+        Some(id) => b.post("/api/login/select", json!({"factor": id})).await["challenge"].clone(),
+        None => r["challenge"].clone(),
+    };
+    let number =
+        u8::try_from(view["prompt"]["Push"]["number"].as_u64().expect("a push prompt")).unwrap();
+    let wrong = if number == 99 { 10 } else { number + 1 };
+    assert_eq!(phone_answers(&b, &phone, &hub, "token-1", wrong).await.0, StatusCode::OK);
+    let r = b.post("/api/login/poll", json!({})).await;
+    assert_eq!(r["error"], "err_push_denied", "{r}");
+    let r = b.post("/api/login", json!({"identifier": "ryu@example.com", "password": PW})).await;
+    let view = if r["challenge"]["method"]["kind"] == "push" {
+        r["challenge"].clone()
+    } else {
+        let id = r["challenge"]["alternatives"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["kind"] == "push")
+            .unwrap()["factor"]
+            .clone();
+        b.post("/api/login/select", json!({"factor": id})).await["challenge"].clone()
+    };
+    let number = u8::try_from(view["prompt"]["Push"]["number"].as_u64().unwrap()).unwrap();
+    assert_eq!(phone_answers(&b, &phone, &hub, "token-1", number).await.0, StatusCode::OK);
+    let r = b.post("/api/login/poll", json!({})).await;
+    assert_eq!(r["ok"], true, "{r}");
+
+    // Change the email address (immediate mode): both notices, old address out, new in.
+    let before = outbox(&dir).len();
+    let r =
+        b.post("/api/settings/email", json!({"email": "ryuko.konaka+20231201@example.com"})).await;
+    assert_eq!(r["ok"], true, "{r}");
+    let mails = outbox(&dir);
+    assert_eq!(mails.len(), before + 2, "a notice to each address");
+    let new_mails = &mails[before..];
+    assert!(new_mails.iter().any(|m| m.contains("To: ryu@example.com")), "the old address is told");
+    assert!(
+        new_mails.iter().any(|m| m.contains("To: ryuko.konaka+20231201@example.com")),
+        "the new address gets its login message"
+    );
+    b.post("/api/logout", json!({})).await;
+    let r = b.post("/api/login", json!({"identifier": "ryu@example.com", "password": PW})).await;
+    assert_eq!(r["error"], "err_credentials", "{r}");
+    let r = b
+        .post(
+            "/api/login",
+            json!({"identifier": "ryuko.konaka+20231201@example.com", "password": PW}),
+        )
+        .await;
+    assert_eq!(r["ok"], true, "{r}");
+
+    // Finish that login with a recovery code; then SMS cannot be added.
+    // Push has reached its limit of three in five minutes: the login offers the next
+    // method instead.
+    assert_ne!(r["challenge"]["method"]["kind"], "push", "{r}");
+    let recovery = r["challenge"]["alternatives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == "recovery_codes")
+        .unwrap()["factor"]
+        .clone();
+    assert_eq!(b.post("/api/login/select", json!({"factor": recovery})).await["ok"], true);
+    let r = b.post("/api/login/code", json!({"code": recovery_codes[0]})).await;
+    assert_eq!(r["ok"], true, "{r}");
+    let r = b.post("/api/mfa/sms", json!({})).await;
+    assert_eq!(r["ok"], false, "{r}");
+    assert!(r["message"].as_str().unwrap().contains("SMS"), "{r}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

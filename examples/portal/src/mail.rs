@@ -92,7 +92,10 @@ impl Mailer for PortalMailer {
             }
             Self::Smtp { transport, from } => {
                 let message = build(from, to, notice)?;
-                transport.send(message).await.map(|_| ()).map_err(|e| e.to_string())
+                transport.send(message).await.map(|_| ()).map_err(|e| {
+                    eprintln!("mail: sending {} to {to} failed: {e}", notice.kind());
+                    e.to_string()
+                })
             }
         }
     }

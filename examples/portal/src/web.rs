@@ -227,6 +227,7 @@ pub fn router(app: Shared) -> Router {
         .route("/", get(root))
         .route("/app.js", get(app_js))
         .route("/style.css", get(style_css))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/lang", get(set_lang))
         .route("/login", get(page_login))
         .route("/signup", get(page_signup))

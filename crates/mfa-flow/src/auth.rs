@@ -92,7 +92,7 @@ impl fmt::Debug for Services {
 }
 
 /// What the flows know of the client.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ClientInfo {
     /// The client's IP address (a throttle key).
     pub ip: String,
@@ -227,7 +227,7 @@ pub struct ChallengeView {
 }
 
 /// A finished login.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Authenticated {
     /// The session to keep.
     pub session: Session,
@@ -361,7 +361,7 @@ enum PushStage {
 }
 
 /// A TOTP enrollment to show.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct TotpEnrollment {
     /// The enrollment flow id.
     pub flow: String,
@@ -374,7 +374,7 @@ pub struct TotpEnrollment {
 }
 
 /// A finished enrollment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Enrolled {
     /// The new factor.
     pub factor: MethodView,
@@ -481,6 +481,51 @@ pub fn plan_second_factor(
         )
     });
     FactorPlan { usable, unavailable }
+}
+
+// The values below carry secrets (a known-device token, a TOTP secret, recovery codes):
+// their `Debug` shows everything else.
+
+impl fmt::Debug for ClientInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientInfo")
+            .field("ip", &self.ip)
+            .field("browser", &self.browser)
+            .field("location", &self.location)
+            .field("known_device", &self.known_device.as_ref().map(|_| "[REDACTED]"))
+            .finish()
+    }
+}
+
+impl fmt::Debug for Authenticated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authenticated")
+            .field("session", &self.session)
+            .field("factor", &self.factor)
+            .field("assurance", &self.assurance)
+            .field("required_actions", &self.required_actions)
+            .field("known_device", &"[REDACTED]")
+            .finish()
+    }
+}
+
+impl fmt::Debug for TotpEnrollment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TotpEnrollment").field("flow", &self.flow).finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Enrolled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Enrolled")
+            .field("factor", &self.factor)
+            .field(
+                "recovery_codes",
+                &self.recovery_codes.as_ref().map(|c| format!("[{} REDACTED]", c.len())),
+            )
+            .field("session", &self.session)
+            .finish()
+    }
 }
 
 fn flow_key(prefix: &str, id: &str) -> String {

@@ -604,3 +604,35 @@ async fn security_key_enrolls_and_logs_in_at_aal3() {
         LoginError::WrongSecondFactor
     );
 }
+
+#[tokio::test]
+async fn secrets_stay_out_of_debug() {
+    let e = env(config(), ChangeMode::Immediate);
+    e.auth.sign_up("d@example.com", PW, at(0)).await.unwrap();
+    let LoginStep::MustEnroll { session, .. } =
+        e.auth.login("d@example.com", PW, &client(), at(0)).await.unwrap()
+    else {
+        panic!()
+    };
+    let en = e.auth.begin_totp(&session, at(1)).await.unwrap();
+    assert!(!format!("{en:?}").contains(&en.secret_base32));
+    let app = TotpApp::scan(&en.uri).unwrap();
+    let enrolled =
+        e.auth.confirm_totp(&session, &en.flow, &app.code(at(1)), "Phone", at(1)).await.unwrap();
+    let codes = enrolled.recovery_codes.clone().unwrap();
+    assert!(!format!("{enrolled:?}").contains(&codes[0]));
+    let c = challenge(e.auth.login("d@example.com", PW, &client(), at(40)).await.unwrap());
+    let LoginStep::Authenticated(done) =
+        e.auth.submit_code(&c.flow, &app.code(at(40)), at(40)).await.unwrap()
+    else {
+        panic!()
+    };
+    assert!(!format!("{done:?}").contains(&done.known_device));
+    let known = ClientInfo { known_device: Some(done.known_device.clone()), ..client() };
+    assert!(!format!("{known:?}").contains(&done.known_device));
+    // And nothing secret reaches the audit log.
+    let audit = format!("{:?}", e.audit.events());
+    assert!(
+        !audit.contains(&done.known_device) && !audit.contains(&codes[0]) && !audit.contains(PW)
+    );
+}

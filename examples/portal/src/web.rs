@@ -54,7 +54,7 @@ const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 
 /// What the portal keeps per browser, server-side (the cookie holds a random token; the
 /// store holds this under the token's hash).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 struct WebSession {
     csrf: String,
     lang: Option<Lang>,

@@ -114,6 +114,14 @@ await page.locator(".message").waitFor({ state: "visible" });
 await page.screenshot({ path: join(shots, "07-email-changed.png"), fullPage: true });
 step(`email changed: ${await page.textContent(".message")}`);
 
+// The same pages in Japanese.
+await page.goto(`${base}/lang?to=ja`);
+await page.goto(`${base}/mfa`);
+const ja = await page.textContent("main");
+if (!ja.includes("仕様変更のため、SMS 認証はご利用いただけなくなりました。")) throw new Error("the Japanese methods list lacks the SMS notice");
+await page.screenshot({ path: join(shots, "08-methods-ja.png"), fullPage: true });
+step("the methods list in Japanese");
+
 await context.close();
 if (errors.length) {
   console.error(`browser: errors on the pages:\n${errors.join("\n")}`);

@@ -209,6 +209,11 @@ pub struct PasswordHasher {
     limits: ParamLimits,
     current_pepper: Option<usize>,
     peppers: Vec<Pepper>,
+    /// One argon2 buffer, allocated at the first use and reused by whichever call finds it
+    /// free (a call that finds it busy uses a temporary buffer): at most one buffer of the
+    /// current parameters' size per hasher. It is wiped after every hash like any other.
+    /// For concurrent hashing use the [`crate::HashingPool`], whose workers own theirs.
+    spare: std::sync::Mutex<Option<Workspace>>,
 }
 
 /// Builds a [`PasswordHasher`].
@@ -271,7 +276,13 @@ impl PasswordHasherBuilder {
                 return Err(Error::InvalidKey);
             }
         }
-        Ok(PasswordHasher { params: p, limits: self.limits, current_pepper, peppers })
+        Ok(PasswordHasher {
+            params: p,
+            limits: self.limits,
+            current_pepper,
+            peppers,
+            spare: std::sync::Mutex::new(None),
+        })
     }
 }
 
@@ -323,7 +334,18 @@ impl PasswordHasher {
     pub fn hash<R: CryptoRng + ?Sized>(&self, password: &Password, rng: &mut R) -> Result<String> {
         let mut salt = [0u8; SALT_LEN];
         rng.fill_bytes(&mut salt);
-        self.hash_with_salt(password, &salt, &mut Workspace::default())
+        self.with_spare(|ws| self.hash_with_salt(password, &salt, ws))
+    }
+
+    /// Runs `f` with the hasher's reusable buffer if it is free, else with a temporary one.
+    fn with_spare<T>(&self, f: impl FnOnce(&mut Workspace) -> T) -> T {
+        match self.spare.try_lock() {
+            Ok(mut guard) => {
+                let ws = guard.get_or_insert_with(|| Workspace::preallocated(self.block_count()));
+                f(ws)
+            }
+            Err(_) => f(&mut Workspace::default()),
+        }
     }
 
     /// Hashes with a given salt into caller-owned memory: the path the [`crate::HashingPool`]
@@ -363,7 +385,7 @@ impl PasswordHasher {
     /// [`Error::UnsupportedAlgorithm`], [`Error::ParamsOutOfBounds`] or
     /// [`Error::UnknownPepper`] for a stored string this hasher cannot check.
     pub fn verify(&self, password: &Password, stored: &str) -> Result<Verified> {
-        self.verify_in(password, stored, &mut Workspace::default())
+        self.with_spare(|ws| self.verify_in(password, stored, ws))
     }
 
     pub(crate) fn verify_in(
@@ -419,7 +441,7 @@ impl PasswordHasher {
     /// # Errors
     /// Always [`Error::PasswordMismatch`] (or [`Error::InvalidConfig`] on an internal failure).
     pub fn verify_unknown_account(&self, password: &Password) -> Result<Verified> {
-        self.verify_unknown_account_in(password, &mut Workspace::default())
+        self.with_spare(|ws| self.verify_unknown_account_in(password, ws))
     }
 
     pub(crate) fn verify_unknown_account_in(

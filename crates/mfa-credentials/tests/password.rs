@@ -327,3 +327,29 @@ proptest! {
         let _ = h.needs_rehash(&t);
     }
 }
+
+/// The hasher's one reusable buffer: concurrent calls that find it busy use their own, and
+/// every result is right (the buffer is wiped and reused, never shared mid-hash).
+#[test]
+fn concurrent_direct_calls_share_the_spare_buffer_safely() {
+    let hasher = std::sync::Arc::new(
+        PasswordHasher::builder().params(HashParams { m_kib: 256, t: 1, p: 1 }).build().unwrap(),
+    );
+    let threads: Vec<_> = (0..8u8)
+        .map(|i| {
+            let h = std::sync::Arc::clone(&hasher);
+            std::thread::spawn(move || {
+                let mut rng = ChaCha20Rng::from_seed([i; 32]);
+                let pw = Password::new(&format!("password {i}")).unwrap();
+                for _ in 0..5 {
+                    let stored = h.hash(&pw, &mut rng).unwrap();
+                    assert!(h.verify(&pw, &stored).is_ok());
+                    assert!(h.verify(&Password::new("other").unwrap(), &stored).is_err());
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}

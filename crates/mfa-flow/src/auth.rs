@@ -624,6 +624,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         now: SystemTime,
     ) -> Result<Account, LoginError> {
         let email = EmailAddress::parse(email).map_err(|e| LoginError::Refused(e.to_string()))?;
+        self.check_lookalike(&email)?;
         let hash = self.new_password_hash(password, email.as_typed(), None).await?;
         let account = Account {
             id: AccountId(self.uuid()),
@@ -638,6 +639,17 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         };
         self.store.create_account(&account).await?;
         Ok(account)
+    }
+
+    fn check_lookalike(&self, email: &EmailAddress) -> Result<(), LoginError> {
+        if self.config.policy.refuse_lookalike_emails
+            && mfa_email_identity::assess(email).is_suspicious()
+        {
+            return Err(LoginError::Refused(
+                "the address mixes scripts or imitates another address".into(),
+            ));
+        }
+        Ok(())
     }
 
     async fn new_password_hash(
@@ -2410,6 +2422,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         self.require_step_up(session, now)?;
         let account = self.store.account(session.account).await?.ok_or(LoginError::FlowExpired)?;
         let new = EmailAddress::parse(new_email).map_err(|e| LoginError::Refused(e.to_string()))?;
+        self.check_lookalike(&new)?;
         let taken = self
             .store
             .account_by_email(&self.config.canonicalizer.canonical(&new))

@@ -274,7 +274,7 @@ impl ThrottlePolicy {
 }
 
 /// The whole policy.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     /// Legacy usernames.
     pub usernames: UsernamePolicy,
@@ -286,4 +286,21 @@ pub struct Policy {
     pub step_up: StepUpPolicy,
     /// Throttling.
     pub throttle: ThrottlePolicy,
+    /// Refuse sign-ups and email changes to an address that mixes scripts or reads as an
+    /// ASCII word in another script (UTS #39 findings from `mfa-email-identity`), such as
+    /// `аpple.com` with a Cyrillic `а`. On by default.
+    pub refuse_lookalike_emails: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            usernames: UsernamePolicy::default(),
+            retirement: RetirementPolicy::default(),
+            mfa: MfaRequirement::default(),
+            step_up: StepUpPolicy::default(),
+            throttle: ThrottlePolicy::default(),
+            refuse_lookalike_emails: true,
+        }
+    }
 }

@@ -636,3 +636,30 @@ async fn secrets_stay_out_of_debug() {
         !audit.contains(&done.known_device) && !audit.contains(&codes[0]) && !audit.contains(PW)
     );
 }
+
+#[tokio::test]
+async fn look_alike_addresses_are_refused_by_default() {
+    let e = env(config(), ChangeMode::Immediate);
+    let spoof = "billing@\u{430}pple.com";
+    assert!(matches!(e.auth.sign_up(spoof, PW, at(0)).await.unwrap_err(), LoginError::Refused(_)));
+    assert!(
+        e.auth.sign_up("山田@例え.jp", PW, at(0)).await.is_ok(),
+        "Japanese is not a look-alike"
+    );
+    let app = user_with_totp(&e, "ok@example.com").await;
+    let c = challenge(e.auth.login("ok@example.com", PW, &client(), at(100)).await.unwrap());
+    let LoginStep::Authenticated(done) =
+        e.auth.submit_code(&c.flow, &app.code(at(100)), at(100)).await.unwrap()
+    else {
+        panic!()
+    };
+    assert!(matches!(
+        e.auth.change_email(&done.session, spoof, at(101)).await.unwrap_err(),
+        LoginError::Refused(_)
+    ));
+    // A policy that allows them.
+    let mut cfg = config();
+    cfg.policy.refuse_lookalike_emails = false;
+    let lenient = env(cfg, ChangeMode::Immediate);
+    assert!(lenient.auth.sign_up(spoof, PW, at(0)).await.is_ok());
+}

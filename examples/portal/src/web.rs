@@ -132,6 +132,14 @@ impl Ctx {
         }
     }
 
+    /// Issues a new session token for the same state (after a login or a logout), so a
+    /// token planted before the login is worth nothing after it.
+    async fn rotate(&mut self) {
+        let _ = self.app.auth.store().take_flow(&session_key(&self.token), now()).await;
+        self.token = random_token();
+        self.new_cookie = true;
+    }
+
     async fn save(&self) {
         if let Ok(bytes) = serde_json::to_vec(&self.ws) {
             let _ = self
@@ -352,6 +360,7 @@ async fn apply_step(mut ctx: Ctx, step: LoginStep) -> Response {
         LoginStep::MustEnroll { session, unavailable, .. } => {
             ctx.ws.auth = Some(session);
             ctx.ws.login = None;
+            ctx.rotate().await;
             ctx.save().await;
             ctx.reply(StatusCode::OK, json!({"ok": true, "next": "/mfa", "must_enroll": true, "unavailable": unavailable}), None)
         }
@@ -368,6 +377,7 @@ async fn finish_login(mut ctx: Ctx, done: Authenticated) -> Response {
     let offer = done.required_actions.contains(&RequiredAction::OfferBiometricKey);
     let next = step_up
         .unwrap_or_else(|| if offer { "/offer-biometric".into() } else { "/settings".into() });
+    ctx.rotate().await;
     ctx.save().await;
     let body = json!({"ok": true, "next": next, "assurance": done.assurance, "required_actions": done.required_actions});
     ctx.reply(StatusCode::OK, body, Some(done.known_device))
@@ -451,6 +461,7 @@ async fn api_logout(State(app): State<Shared>, headers: HeaderMap) -> Response {
         Err(r) => return r,
     };
     ctx.ws = WebSession { csrf: ctx.ws.csrf.clone(), lang: ctx.ws.lang, ..WebSession::default() };
+    ctx.rotate().await;
     ctx.save().await;
     ctx.reply(StatusCode::OK, json!({"ok": true, "next": "/login"}), None)
 }

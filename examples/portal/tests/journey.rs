@@ -280,3 +280,31 @@ async fn the_whole_journey() {
     assert!(r["message"].as_str().unwrap().contains("SMS"), "{r}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A session token from before the login is not the one after it (no session fixation).
+#[tokio::test]
+async fn the_session_token_changes_at_login() {
+    let dir = temp_dir();
+    let config = portal::Config::from_args(&[
+        "--data-dir".into(),
+        dir.display().to_string(),
+        "--mfa-grace-days".into(),
+        "7".into(),
+    ])
+    .unwrap();
+    let app = portal::build(&config, HashParams::DANGER_TEST_MINIMUM).await.unwrap();
+    let mut b = Browser::new(portal::web::router(app)).await;
+    let before = b.cookies.iter().find(|c| c.starts_with("portal_session=")).cloned().unwrap();
+    b.post("/api/signup", json!({"email": "fix@example.com", "password": PW})).await;
+    let r = b.post("/api/login", json!({"identifier": "fix@example.com", "password": PW})).await;
+    assert_eq!(r["ok"], true, "{r}");
+    let after = b.cookies.iter().find(|c| c.starts_with("portal_session=")).cloned().unwrap();
+    assert_ne!(before, after);
+    // The old token no longer carries the login.
+    let mut planted = Browser { app: b.app.clone(), cookies: vec![before], csrf: b.csrf.clone() };
+    let (status, _) = planted.call("GET", "/api/me", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = b.call("GET", "/api/me", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -12,20 +12,19 @@ use mfa_testkit::{at, conformance};
 
 static N: AtomicU32 = AtomicU32::new(0);
 
-/// A fresh database file in the temporary directory (removed first if a previous run left
-/// it behind).
-fn fresh_file() -> PathBuf {
+/// A fresh directory for one test's database files, removed by the test when it ends.
+fn test_dir(name: &str) -> PathBuf {
     let nanos =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let path = std::env::temp_dir().join(format!(
-        "mfa-store-sql-{}-{}-{nanos}.db",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    path
+    let dir =
+        std::env::temp_dir().join(format!("mfa-store-sql-{name}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A fresh database file in `dir`.
+fn fresh_file(dir: &std::path::Path) -> PathBuf {
+    dir.join(format!("{}.db", N.fetch_add(1, Ordering::SeqCst)))
 }
 
 fn url(path: &std::path::Path) -> String {
@@ -34,20 +33,25 @@ fn url(path: &std::path::Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_conforms() {
-    conformance::run(|| async { SqlStore::connect(&url(&fresh_file())).await.unwrap() }).await;
+    let dir = test_dir("conformance");
+    conformance::run(|| async { SqlStore::connect(&url(&fresh_file(&dir))).await.unwrap() }).await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_pools_on_one_file_race_like_replicas() {
-    let path = fresh_file();
+    let dir = test_dir("replicas");
+    let path = fresh_file(&dir);
     let a = SqlStore::connect(&url(&path)).await.unwrap();
     let b = SqlStore::connect(&url(&path)).await.unwrap();
     conformance::run_replicas(a, b).await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
 async fn reopening_the_file_finds_everything() {
-    let path = fresh_file();
+    let dir = test_dir("reopen");
+    let path = fresh_file(&dir);
     let owner = conformance::account(1, "Ryu@Example.com", Some("Ryu20231130"));
     let factor = conformance::totp_factor(2, owner.id);
     {
@@ -80,6 +84,8 @@ async fn reopening_the_file_finds_everything() {
     );
     assert_eq!(s.take_flow("flow", at(1)).await.unwrap().as_deref(), Some(&b"state"[..]));
     assert_eq!(s.throttle("t").await.unwrap().failures, 3);
+    s.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]

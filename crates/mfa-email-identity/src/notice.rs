@@ -102,6 +102,15 @@ pub enum Notice {
         /// The address that logs in again.
         restored_address: String,
     },
+    /// To an address that already has an account, when someone tries to sign up with it:
+    /// the sign-up page answers as for a new account (so it tells no one which addresses
+    /// exist), and the owner learns of it here.
+    AccountExists {
+        /// The product name.
+        product: String,
+        /// Where to log in.
+        login_link: String,
+    },
     /// A one-time login code sent by email (the email second factor).
     EmailOneTimeCode {
         /// The product name.
@@ -153,6 +162,7 @@ impl Notice {
             Self::EmailChangeRequested { .. } => "email-change-requested",
             Self::EmailChangeReverted { .. } => "email-change-reverted",
             Self::EmailOneTimeCode { .. } => "email-one-time-code",
+            Self::AccountExists { .. } => "account-exists",
         }
     }
 
@@ -317,6 +327,38 @@ impl Notice {
                     )
                 }
             }
+            Self::AccountExists { product, login_link } => {
+                let p = clean(product);
+                if ja {
+                    (
+                        format!("{p}アカウントは既に存在します"),
+                        vec![
+                            Block::Para(format!(
+                                "このメールアドレスで{p}アカウントの作成が試みられましたが、このメールアドレスのアカウントは既に存在します。次のリンクからログインしてください:"
+                            )),
+                            Block::Link(clean(login_link)),
+                            Block::Para(
+                                "お心当たりがない場合は、このメールを無視してください。アカウントは変更されていません。"
+                                    .to_owned(),
+                            ),
+                        ],
+                    )
+                } else {
+                    (
+                        format!("{p}: you already have an account"),
+                        vec![
+                            Block::Para(format!(
+                                "Someone tried to create a {p} account with this email address, which already has one. Log in here:"
+                            )),
+                            Block::Link(clean(login_link)),
+                            Block::Para(
+                                "If this was not you, ignore this message: your account has not changed."
+                                    .to_owned(),
+                            ),
+                        ],
+                    )
+                }
+            }
             Self::EmailOneTimeCode { product, code, expires } => {
                 let p = clean(product);
                 if ja {
@@ -352,6 +394,7 @@ impl Notice {
             | Self::ConfirmNewAddress { product, .. }
             | Self::EmailChangeRequested { product, .. }
             | Self::EmailChangeReverted { product, .. }
+            | Self::AccountExists { product, .. }
             | Self::EmailOneTimeCode { product, .. } => clean(product),
         };
         let (hello, regards, no_reply) = if ja {

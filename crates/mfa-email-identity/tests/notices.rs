@@ -40,6 +40,10 @@ fn samples() -> Vec<Notice> {
             product: product.clone(),
             restored_address: "ryu@withsecure.com".into(),
         },
+        Notice::AccountExists {
+            product: product.clone(),
+            login_link: "https://portal.example/login".into(),
+        },
         Notice::EmailOneTimeCode { product, code: "123456".into(), expires: at },
     ]
 }

@@ -46,6 +46,9 @@ pub struct AuthConfig {
     pub recovery_codes_low: usize,
     /// How long a known-device token lasts (default 90 days).
     pub known_device_ttl: Duration,
+    /// The login page's URL, for the notice to an address that already has an account
+    /// (default empty: the notice then carries no link).
+    pub login_url: String,
 }
 
 impl AuthConfig {
@@ -61,6 +64,7 @@ impl AuthConfig {
             recovery_codes: 10,
             recovery_codes_low: 3,
             known_device_ttl: Duration::from_secs(90 * 24 * 3600),
+            login_url: String::new(),
         }
     }
 }
@@ -303,6 +307,10 @@ pub enum LoginError {
     /// The action would leave the account without a usable second factor.
     #[error("you cannot remove your last second factor")]
     LastFactor,
+    /// Sign-up with an address that has an account: the owner was told by mail. Answer the
+    /// client as for a successful sign-up, so the page reveals no account.
+    #[error("check your mail")]
+    AccountExists,
     /// A policy refusal with a reason for the user (password policy, taken address …).
     #[error("refused: {0}")]
     Refused(String),
@@ -616,7 +624,8 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
     ///
     /// # Errors
     /// [`LoginError::Refused`] for an invalid address or a password the policy refuses;
-    /// [`LoginError::Store`] with [`StoreError::Conflict`] if the address is taken.
+    /// [`LoginError::AccountExists`] if the address has an account (its owner is told by
+    /// mail; answer the client as for a success).
     pub async fn sign_up(
         &self,
         email: &str,
@@ -637,8 +646,21 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             last_factor: None,
             profile: crate::ProfileFields::default(),
         };
-        self.store.create_account(&account).await?;
-        Ok(account)
+        match self.store.create_account(&account).await {
+            Ok(()) => Ok(account),
+            Err(StoreError::Conflict) => {
+                let notice = Notice::AccountExists {
+                    product: self.config.product.clone(),
+                    login_link: self.config.login_url.clone(),
+                };
+                self.mailer
+                    .send(&account.email, &notice)
+                    .await
+                    .map_err(|_| LoginError::Internal)?;
+                Err(LoginError::AccountExists)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn check_lookalike(&self, email: &EmailAddress) -> Result<(), LoginError> {

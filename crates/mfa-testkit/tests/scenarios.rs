@@ -663,3 +663,19 @@ async fn look_alike_addresses_are_refused_by_default() {
     let lenient = env(cfg, ChangeMode::Immediate);
     assert!(lenient.auth.sign_up(spoof, PW, at(0)).await.is_ok());
 }
+
+#[tokio::test]
+async fn signing_up_twice_tells_the_owner_not_the_visitor() {
+    let e = env(config(), ChangeMode::Immediate);
+    e.auth.sign_up("owner@example.com", PW, at(0)).await.unwrap();
+    assert_eq!(
+        e.auth.sign_up("OWNER@example.com", "another long passphrase", at(1)).await.unwrap_err(),
+        LoginError::AccountExists
+    );
+    assert!(matches!(e.outbox.last_to("OWNER@example.com"), Some(Notice::AccountExists { .. })));
+    // The account is unchanged: the first password still logs in.
+    assert!(matches!(
+        e.auth.login("owner@example.com", PW, &client(), at(2)).await.unwrap(),
+        LoginStep::MustEnroll { .. }
+    ));
+}

@@ -148,6 +148,7 @@ pub async fn build(config: &Config, params: HashParams) -> Result<Arc<web::App>,
         ),
     };
     let mut auth_config = AuthConfig::new(&config.product);
+    auth_config.login_url = format!("{base}/login");
     auth_config.policy.usernames = UsernamePolicy {
         warn_from: config.username_warn_from,
         refuse_from: config.username_refuse_from,

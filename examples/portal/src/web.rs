@@ -334,11 +334,9 @@ async fn api_signup(State(app): State<Shared>, headers: HeaderMap, body: J) -> R
     };
     match app.auth.sign_up(&field(&body, "email"), &field(&body, "password"), now()).await {
         Ok(_) => ctx.reply(StatusCode::OK, json!({"ok": true, "next": "/login"}), None),
-        Err(LoginError::Store(mfa_flow::StoreError::Conflict)) => {
-            // The same answer as a success would leak nothing more, but the user needs to
-            // know: the address is taken (it is also what a login attempt reveals).
-            ctx.fail_key(StatusCode::BAD_REQUEST, "err_invalid")
-        }
+        // The address has an account: its owner was told by mail; the page answers as for a
+        // new account, so sign-up reveals no one.
+        Err(LoginError::AccountExists) => ctx.reply(StatusCode::OK, json!({"ok": true, "next": "/login"}), None),
         Err(LoginError::Refused(reason)) => {
             ctx.reply(StatusCode::BAD_REQUEST, json!({"ok": false, "error": "err_invalid", "message": format!("{} ({reason})", t(ctx.lang, "err_invalid"))}), None)
         }

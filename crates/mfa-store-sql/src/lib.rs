@@ -196,6 +196,24 @@ impl SqlStore {
             Ok(row.is_some())
         })
     }
+
+    /// The error for a compare-and-swap that changed no row: the row changed meanwhile
+    /// ([`StoreError::Stale`]) or never existed ([`StoreError::NotFound`]).
+    async fn lost_swap(&self, table_query: &'static str, id: &str) -> StoreResult<()> {
+        if self.exists(table_query, id).await? {
+            Err(StoreError::Stale)
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
+
+    /// The account whose column in `query` equals `key`.
+    async fn account_where(&self, query: &'static str, key: &str) -> StoreResult<Option<Account>> {
+        with_pool!(self, pool => {
+            let row = sqlx::query(query).bind(key).fetch_optional(pool).await.map_err(db_error)?;
+            row.map(|r| account_from(&r.try_get::<String, _>(0).map_err(db_error)?, r.try_get(1).map_err(db_error)?)).transpose()
+        })
+    }
 }
 
 impl Store for SqlStore {
@@ -217,36 +235,20 @@ impl Store for SqlStore {
     }
 
     async fn account(&self, id: AccountId) -> StoreResult<Option<Account>> {
-        with_pool!(self, pool => {
-            let row = sqlx::query("SELECT data, version FROM accounts WHERE id = $1")
-                .bind(id.to_string())
-                .fetch_optional(pool)
-                .await
-                .map_err(db_error)?;
-            row.map(|r| account_from(&r.try_get::<String, _>(0).map_err(db_error)?, r.try_get(1).map_err(db_error)?)).transpose()
-        })
+        self.account_where("SELECT data, version FROM accounts WHERE id = $1", &id.to_string())
+            .await
     }
 
     async fn account_by_email(&self, email: &CanonicalEmail) -> StoreResult<Option<Account>> {
-        with_pool!(self, pool => {
-            let row = sqlx::query("SELECT data, version FROM accounts WHERE canonical_email = $1")
-                .bind(email.as_str())
-                .fetch_optional(pool)
-                .await
-                .map_err(db_error)?;
-            row.map(|r| account_from(&r.try_get::<String, _>(0).map_err(db_error)?, r.try_get(1).map_err(db_error)?)).transpose()
-        })
+        self.account_where(
+            "SELECT data, version FROM accounts WHERE canonical_email = $1",
+            email.as_str(),
+        )
+        .await
     }
 
     async fn account_by_username(&self, username: &str) -> StoreResult<Option<Account>> {
-        with_pool!(self, pool => {
-            let row = sqlx::query("SELECT data, version FROM accounts WHERE username = $1")
-                .bind(username)
-                .fetch_optional(pool)
-                .await
-                .map_err(db_error)?;
-            row.map(|r| account_from(&r.try_get::<String, _>(0).map_err(db_error)?, r.try_get(1).map_err(db_error)?)).transpose()
-        })
+        self.account_where("SELECT data, version FROM accounts WHERE username = $1", username).await
     }
 
     async fn update_account(&self, a: &Account) -> StoreResult<()> {
@@ -269,11 +271,7 @@ impl Store for SqlStore {
         if done == 1 {
             return Ok(());
         }
-        if self.exists("SELECT 1 FROM accounts WHERE id = $1", &a.id.to_string()).await? {
-            Err(StoreError::Stale)
-        } else {
-            Err(StoreError::NotFound)
-        }
+        self.lost_swap("SELECT 1 FROM accounts WHERE id = $1", &a.id.to_string()).await
     }
 
     async fn add_factor(&self, f: &Factor) -> StoreResult<()> {
@@ -333,11 +331,7 @@ impl Store for SqlStore {
         if done == 1 {
             return Ok(());
         }
-        if self.exists("SELECT 1 FROM factors WHERE id = $1", &f.id.to_string()).await? {
-            Err(StoreError::Stale)
-        } else {
-            Err(StoreError::NotFound)
-        }
+        self.lost_swap("SELECT 1 FROM factors WHERE id = $1", &f.id.to_string()).await
     }
 
     async fn remove_factor(&self, account: AccountId, factor: FactorId) -> StoreResult<bool> {

@@ -536,6 +536,21 @@ impl fmt::Debug for Enrolled {
     }
 }
 
+/// The WebAuthn credentials among `factors`.
+fn webauthn_of(factors: &[Factor]) -> Vec<WebauthnCredential> {
+    factors
+        .iter()
+        .filter_map(|f| match &f.data {
+            FactorData::WebAuthn(c) => Some((**c).clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// How long push challenge records and an account's push log are kept (fatigue limits look
+/// back up to the fraud suspension).
+const PUSH_RECORD_TTL: Duration = Duration::from_secs(31 * 24 * 3600);
+
 fn flow_key(prefix: &str, id: &str) -> String {
     format!("{prefix}:{id}")
 }
@@ -596,22 +611,41 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         f(guard.as_mut())
     }
 
-    fn random_id(&self) -> String {
-        let bytes: [u8; 32] = self.with_rng(|r| {
-            let mut b = [0u8; 32];
+    fn random_bytes<const N: usize>(&self) -> [u8; N] {
+        self.with_rng(|r| {
+            let mut b = [0u8; N];
             r.fill_bytes(&mut b);
             b
-        });
-        URL_SAFE_NO_PAD.encode(bytes)
+        })
+    }
+
+    fn random_id(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.random_bytes::<32>())
     }
 
     fn uuid(&self) -> Uuid {
-        let bytes: [u8; 16] = self.with_rng(|r| {
-            let mut b = [0u8; 16];
-            r.fill_bytes(&mut b);
-            b
-        });
-        uuid::Builder::from_random_bytes(bytes).into_uuid()
+        uuid::Builder::from_random_bytes(self.random_bytes()).into_uuid()
+    }
+
+    /// Hashes a password with a fresh salt through the pool.
+    async fn hash_password(&self, pw: Password) -> Result<String, LoginError> {
+        self.services
+            .passwords
+            .hash(pw, self.random_bytes())
+            .map_err(|_| LoginError::Internal)?
+            .await
+            .map_err(|_| LoginError::Internal)
+    }
+
+    /// What the phone shows about this sign-in.
+    fn sign_in_context(&self, client: &ClientInfo, now: SystemTime) -> mfa_push::SignInContext {
+        mfa_push::SignInContext {
+            application: self.config.product.clone(),
+            location: client.location.clone(),
+            ip: client.ip.clone(),
+            browser: client.browser.clone(),
+            time: unix(now),
+        }
     }
 
     fn audit(&self, now: SystemTime, event: AuditEvent) {
@@ -689,17 +723,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             username,
         };
         policy.check(&pw, &context).map_err(|v| LoginError::Refused(v.to_string()))?;
-        let salt: [u8; 16] = self.with_rng(|r| {
-            let mut b = [0u8; 16];
-            r.fill_bytes(&mut b);
-            b
-        });
-        self.services
-            .passwords
-            .hash(pw, salt)
-            .map_err(|_| LoginError::Internal)?
-            .await
-            .map_err(|_| LoginError::Internal)
+        self.hash_password(pw).await
     }
 
     // ----- login -----
@@ -856,17 +880,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
 
     async fn rehash(&self, password: &str) -> Result<String, LoginError> {
         let pw = Password::new(password).map_err(|_| LoginError::Internal)?;
-        let salt: [u8; 16] = self.with_rng(|r| {
-            let mut b = [0u8; 16];
-            r.fill_bytes(&mut b);
-            b
-        });
-        self.services
-            .passwords
-            .hash(pw, salt)
-            .map_err(|_| LoginError::Internal)?
-            .await
-            .map_err(|_| LoginError::Internal)
+        self.hash_password(pw).await
     }
 
     /// The account's factors sorted into usable (best first, the last used first of all)
@@ -996,13 +1010,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 )
             }
             FactorData::WebAuthn(_) => {
-                let creds: Vec<WebauthnCredential> = usable
-                    .iter()
-                    .filter_map(|f| match &f.data {
-                        FactorData::WebAuthn(c) => Some((**c).clone()),
-                        _ => None,
-                    })
-                    .collect();
+                let creds = webauthn_of(usable);
                 let (options, state) = self
                     .services
                     .webauthn
@@ -1015,13 +1023,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             }
             FactorData::Push(device) => {
                 let history = self.push_history(account.id, now).await?;
-                let context = mfa_push::SignInContext {
-                    application: self.config.product.clone(),
-                    location: client.location.clone(),
-                    ip: client.ip.clone(),
-                    browser: client.browser.clone(),
-                    time: unix(now),
-                };
+                let context = self.sign_in_context(client, now);
                 let request =
                     ChallengeRequest { purpose: Purpose::Login, flow: id.as_bytes(), context };
                 let issued = self
@@ -1271,13 +1273,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             .into_iter()
             .filter(|f| self.config.policy.retirement.allows(f.kind, now))
             .collect();
-        let creds: Vec<WebauthnCredential> = factors
-            .iter()
-            .filter_map(|f| match &f.data {
-                FactorData::WebAuthn(c) => Some((**c).clone()),
-                _ => None,
-            })
-            .collect();
+        let creds = webauthn_of(&factors);
         let result =
             self.services.webauthn.finish_authentication(state, response_json, &creds, now);
         let Ok(done) = result else {
@@ -1466,13 +1462,8 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         account: AccountId,
         now: SystemTime,
     ) -> Result<Vec<ChallengeRecord>, LoginError> {
-        let key = flow_key("pushlog", &account.to_string());
-        let ids: Vec<String> = match self.store.get_flow(&key, now).await? {
-            Some(b) => serde_json::from_slice(&b).unwrap_or_default(),
-            None => Vec::new(),
-        };
         let mut out = Vec::new();
-        for id in ids {
+        for id in self.push_log(account, now).await? {
             if let Some(r) = self.load_push(&id, now).await? {
                 out.push(r);
             }
@@ -1496,18 +1487,26 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 if e == StoreError::Conflict { LoginError::MethodUnavailable } else { e.into() }
             })?;
         self.save_push(&id, record, now).await?;
-        let key = flow_key("pushlog", &account.to_string());
-        let mut ids: Vec<String> = match self.store.get_flow(&key, now).await? {
-            Some(b) => serde_json::from_slice(&b).unwrap_or_default(),
-            None => Vec::new(),
-        };
+        let mut ids = self.push_log(account, now).await?;
         ids.push(id.clone());
         let keep = ids.len().saturating_sub(50);
         ids.drain(..keep);
-        self.store
-            .put_flow(&key, &serde_json::to_vec(&ids)?, now + Duration::from_secs(31 * 24 * 3600))
-            .await?;
+        let key = flow_key("pushlog", &account.to_string());
+        self.store.put_flow(&key, &serde_json::to_vec(&ids)?, now + PUSH_RECORD_TTL).await?;
         Ok(id)
+    }
+
+    /// The ids of the account's recent push challenges, oldest first.
+    async fn push_log(
+        &self,
+        account: AccountId,
+        now: SystemTime,
+    ) -> Result<Vec<String>, LoginError> {
+        let key = flow_key("pushlog", &account.to_string());
+        Ok(match self.store.get_flow(&key, now).await? {
+            Some(b) => serde_json::from_slice(&b).unwrap_or_default(),
+            None => Vec::new(),
+        })
     }
 
     async fn load_push(
@@ -1527,7 +1526,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         record: &ChallengeRecord,
         now: SystemTime,
     ) -> Result<(), LoginError> {
-        let keep = now + Duration::from_secs(31 * 24 * 3600);
+        let keep = now + PUSH_RECORD_TTL;
         self.store.put_flow(&flow_key("push", id), &serde_json::to_vec(record)?, keep).await?;
         if record.state != ChallengeState::Pending {
             let _ = self.store.take_flow(&flow_key("pushlock", &record.account), now).await;
@@ -1936,16 +1935,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         &self,
         account: AccountId,
     ) -> Result<Vec<WebauthnCredential>, LoginError> {
-        Ok(self
-            .store
-            .factors(account)
-            .await?
-            .into_iter()
-            .filter_map(|f| match f.data {
-                FactorData::WebAuthn(c) => Some(*c),
-                _ => None,
-            })
-            .collect())
+        Ok(webauthn_of(&self.store.factors(account).await?))
     }
 
     /// Finishes a WebAuthn enrollment with the browser's response and the name the user chose.
@@ -2189,13 +2179,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 let FactorData::Push(device) = &factor.data else {
                     return Err(LoginError::Internal);
                 };
-                let context = mfa_push::SignInContext {
-                    application: self.config.product.clone(),
-                    location: client.location.clone(),
-                    ip: client.ip.clone(),
-                    browser: client.browser.clone(),
-                    time: unix(now),
-                };
+                let context = self.sign_in_context(client, now);
                 let request = ChallengeRequest {
                     purpose: Purpose::Activation,
                     flow: flow.as_bytes(),

@@ -326,6 +326,29 @@ impl PasswordHasher {
         self.current_pepper.and_then(|i| self.peppers.get(i)).map(|p| p.secret.expose_secret())
     }
 
+    /// Runs argon2id v1.3 with the current parameters and pepper into `out`; returns the
+    /// parameters used. The one way a new hash, and the unknown-account verification that
+    /// must cost the same, are computed.
+    fn argon2_current(
+        &self,
+        password: &Password,
+        salt: &[u8],
+        out: &mut [u8],
+        ws: &mut Workspace,
+    ) -> Result<Params> {
+        let params = self.current_argon2_params()?;
+        ws.argon2(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            &params,
+            self.current_secret(),
+            password.expose_normalized().as_bytes(),
+            salt,
+            out,
+        )?;
+        Ok(params)
+    }
+
     /// Hashes a password with a fresh 128-bit salt from `rng`, as a PHC string
     /// (`$argon2id$v=19$m=19456,t=2,p=1[,keyid=..]$salt$hash`).
     ///
@@ -356,17 +379,8 @@ impl PasswordHasher {
         salt: &[u8; SALT_LEN],
         ws: &mut Workspace,
     ) -> Result<String> {
-        let params = self.current_argon2_params()?;
         let mut out = [0u8; OUTPUT_LEN];
-        ws.argon2(
-            Algorithm::Argon2id,
-            Version::V0x13,
-            &params,
-            self.current_secret(),
-            password.expose_normalized().as_bytes(),
-            salt,
-            &mut out,
-        )?;
+        let params = self.argon2_current(password, salt, &mut out, ws)?;
         let phc = PasswordHash {
             algorithm: ARGON2ID.try_into().map_err(|_| Error::InvalidConfig)?,
             version: Some(Version::V0x13.into()),
@@ -449,17 +463,8 @@ impl PasswordHasher {
         password: &Password,
         ws: &mut Workspace,
     ) -> Result<Verified> {
-        let params = self.current_argon2_params()?;
         let mut out = Zeroizing::new([0u8; OUTPUT_LEN]);
-        ws.argon2(
-            Algorithm::Argon2id,
-            Version::V0x13,
-            &params,
-            self.current_secret(),
-            password.expose_normalized().as_bytes(),
-            &DUMMY_SALT,
-            &mut *out,
-        )?;
+        self.argon2_current(password, &DUMMY_SALT, &mut *out, ws)?;
         // Compare as a real verify would, against an output no password produces on purpose.
         let _ = out.ct_eq(&DUMMY_OUTPUT);
         Err(Error::PasswordMismatch)

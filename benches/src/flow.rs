@@ -7,11 +7,10 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use hmac::{KeyInit, Mac};
 use mfa_credentials::{KeyRing, RecoveryCodes, SecretBytes};
-use mfa_email_identity::{Canonicalizer, EmailAddress};
 use mfa_flow::{
-    Account, AccountId, Factor, FactorData, FactorId, FactorKind, Policy, ProfileFields,
-    plan_second_factor,
+    Account, AccountId, Factor, FactorData, FactorId, FactorKind, Policy, plan_second_factor,
 };
+use mfa_testkit::conformance;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use uuid::Uuid;
@@ -19,30 +18,13 @@ use uuid::Uuid;
 use crate::harness::Pair;
 
 fn factor(n: u128, account: AccountId, kind: FactorKind, data: FactorData) -> Factor {
-    Factor {
-        id: FactorId(Uuid::from_u128(n)),
-        account,
-        kind,
-        name: format!("factor {n}"),
-        created: 1_800_000_000 + u64::try_from(n).unwrap_or(0),
-        last_used: None,
-        version: 1,
-        data,
-    }
+    Factor { kind, data, ..conformance::totp_factor(n, account) }
 }
 
 pub(crate) fn pairs() -> Vec<Pair<'static>> {
-    let Ok(email) = EmailAddress::parse("ryu@example.com") else { return Vec::new() };
     let account = Account {
-        id: AccountId(Uuid::from_u128(1)),
-        version: 1,
-        canonical_email: Canonicalizer::new().canonical(&email),
-        email,
-        username: None,
-        password_hash: String::new(),
-        created: 1_800_000_000,
         last_factor: Some(FactorId(Uuid::from_u128(12))),
-        profile: ProfileFields::default(),
+        ..conformance::account(1, "ryu@example.com", None)
     };
     let Ok(ring) = KeyRing::new(1, SecretBytes::new(vec![7u8; 32])) else { return Vec::new() };
     let (_, set) = RecoveryCodes::new(&ring).generate(10, &mut ChaCha20Rng::from_seed([1; 32]));

@@ -6,12 +6,9 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
-use mfa_email_identity::{Canonicalizer, EmailAddress};
-use mfa_flow::{
-    Account, AccountId, Factor, FactorData, FactorId, FactorKind, ProfileFields, Store,
-};
+use mfa_flow::{Account, Factor, FactorData, Store};
 use mfa_store_sql::SqlStore;
-use uuid::Uuid;
+use mfa_testkit::conformance;
 
 use crate::harness::Pair;
 
@@ -23,33 +20,16 @@ fn setup(rt: &tokio::runtime::Runtime) -> Option<(SqlStore, sqlx::SqlitePool, Ac
     let url = format!("sqlite://{}?mode=rwc", path.display());
     let store = rt.block_on(SqlStore::connect(&url)).ok()?;
     let SqlStore::Sqlite(pool) = store.clone() else { return None };
-    let email = EmailAddress::parse("ryu@example.com").ok()?;
-    let account = Account {
-        id: AccountId(Uuid::from_u128(1)),
-        version: 1,
-        canonical_email: Canonicalizer::new().canonical(&email),
-        email,
-        username: None,
-        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g".into(),
-        created: 1_800_000_000,
-        last_factor: None,
-        profile: ProfileFields::default(),
-    };
+    let account = conformance::account(1, "ryu@example.com", None);
     rt.block_on(store.create_account(&account)).ok()?;
     for n in 0..3u128 {
         let f = Factor {
-            id: FactorId(Uuid::from_u128(10 + n)),
-            account: account.id,
-            kind: FactorKind::Totp,
-            name: format!("app {n}"),
-            created: 1_800_000_000,
-            last_used: None,
-            version: 1,
             data: FactorData::Totp {
                 sealed_secret: vec![7; 57],
                 profile: mfa_totp::Profile::DEFAULT,
                 last_step: Some(5),
             },
+            ..conformance::totp_factor(10 + n, account.id)
         };
         rt.block_on(store.add_factor(&f)).ok()?;
     }

@@ -1410,12 +1410,9 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             None => Assurance::Aal1,
         };
         if let Some(f) = factor {
-            let mut used = f.clone();
-            if let Ok(Some(current)) =
-                self.store.factors(account.id).await.map(|fs| fs.into_iter().find(|x| x.id == f.id))
-            {
-                used = current;
-            }
+            // The stored record as read above (a step may have advanced it since `f` was read).
+            let mut used =
+                factors.iter().find(|x| x.id == f.id).cloned().unwrap_or_else(|| f.clone());
             used.last_used = Some(unix(now));
             used.version += 1;
             let _ = self.store.update_factor(&used).await;

@@ -49,7 +49,7 @@ pub use code::{
     EmailCode, EmailCodeConfigError, EmailCodeError, EmailCodeIssuer, PendingEmailCode,
 };
 pub use lookalike::{AddressPart, LookalikeFinding, LookalikeReport, RestrictionLevel, assess};
-pub use notice::{Language, Notice, NoticeFormat, RenderedNotice};
+pub use notice::{FactorLabel, Language, Notice, NoticeFormat, RenderedNotice};
 pub use token::{MalformedTokenHash, Token, TokenHash};
 pub use username::{
     IdentifierError, LoginIdentifier, Username, UsernameEmailShape, UsernameError, UsernameRules,

@@ -120,6 +120,175 @@ pub enum Notice {
         /// When it stops working.
         expires: SystemTime,
     },
+    /// A sign-in method was added to the account.
+    FactorAdded {
+        /// The product name.
+        product: String,
+        /// What kind of method.
+        kind: FactorLabel,
+        /// The name the user gave it.
+        name: String,
+        /// When.
+        at: SystemTime,
+    },
+    /// A sign-in method was removed from the account.
+    FactorRemoved {
+        /// The product name.
+        product: String,
+        /// What kind of method.
+        kind: FactorLabel,
+        /// Its name.
+        name: String,
+        /// When.
+        at: SystemTime,
+    },
+    /// The password was changed by someone signed in.
+    PasswordChanged {
+        /// The product name.
+        product: String,
+        /// When.
+        at: SystemTime,
+    },
+    /// The password was reset through account recovery.
+    PasswordReset {
+        /// The product name.
+        product: String,
+        /// When.
+        at: SystemTime,
+    },
+    /// A recovery code was used to sign in.
+    RecoveryCodeUsed {
+        /// The product name.
+        product: String,
+        /// Codes left.
+        remaining: usize,
+        /// When.
+        at: SystemTime,
+    },
+    /// New recovery codes were made; the old ones no longer work.
+    RecoveryCodesRegenerated {
+        /// The product name.
+        product: String,
+        /// When.
+        at: SystemTime,
+    },
+    /// A sign-in from a browser the account had not used (or not recently).
+    NewDeviceSignIn {
+        /// The product name.
+        product: String,
+        /// Browser and system, as the server saw them ("Chrome on Windows").
+        browser: String,
+        /// The client's IP address.
+        ip: String,
+        /// When.
+        at: SystemTime,
+    },
+    /// A push sign-in request was reported as fraud on the phone: the sign-in was refused and
+    /// push requests are paused.
+    PushFraudReported {
+        /// The product name.
+        product: String,
+        /// When.
+        at: SystemTime,
+    },
+    /// A security key answered with a signature counter that went backwards (a sign of a
+    /// cloned key): it is suspended until the user re-enables or replaces it.
+    SecurityKeySuspended {
+        /// The product name.
+        product: String,
+        /// The key's name.
+        name: String,
+        /// When.
+        at: SystemTime,
+    },
+}
+
+/// The kind of sign-in method a notice names, in words the recipient reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FactorLabel {
+    /// A roaming security key.
+    SecurityKey,
+    /// A passkey.
+    Passkey,
+    /// A platform (biometric) key on a device.
+    BiometricKey,
+    /// Push approval on a phone.
+    PhonePush,
+    /// An authenticator app.
+    AuthenticatorApp,
+    /// Codes by email.
+    EmailCode,
+    /// Recovery codes.
+    RecoveryCodes,
+    /// A phone number (SMS or voice).
+    Phone,
+}
+
+impl FactorLabel {
+    /// The label in `language`.
+    #[must_use]
+    pub const fn text(self, language: Language) -> &'static str {
+        let ja = matches!(language, Language::Japanese);
+        match self {
+            Self::SecurityKey => {
+                if ja {
+                    "セキュリティキー"
+                } else {
+                    "security key"
+                }
+            }
+            Self::Passkey => {
+                if ja {
+                    "パスキー"
+                } else {
+                    "passkey"
+                }
+            }
+            Self::BiometricKey => {
+                if ja {
+                    "生体認証キー"
+                } else {
+                    "biometric key"
+                }
+            }
+            Self::PhonePush => {
+                if ja {
+                    "スマートフォンのプッシュ通知"
+                } else {
+                    "push approval on a phone"
+                }
+            }
+            Self::AuthenticatorApp => {
+                if ja {
+                    "認証アプリ"
+                } else {
+                    "authenticator app"
+                }
+            }
+            Self::EmailCode => {
+                if ja {
+                    "メールで届くコード"
+                } else {
+                    "codes by email"
+                }
+            }
+            Self::RecoveryCodes => {
+                if ja {
+                    "リカバリーコード"
+                } else {
+                    "recovery codes"
+                }
+            }
+            Self::Phone => {
+                if ja {
+                    "電話番号（SMS）"
+                } else {
+                    "phone number (SMS)"
+                }
+            }
+        }
+    }
 }
 
 impl fmt::Debug for Notice {
@@ -163,6 +332,38 @@ impl Notice {
             Self::EmailChangeReverted { .. } => "email-change-reverted",
             Self::EmailOneTimeCode { .. } => "email-one-time-code",
             Self::AccountExists { .. } => "account-exists",
+            Self::FactorAdded { .. } => "factor-added",
+            Self::FactorRemoved { .. } => "factor-removed",
+            Self::PasswordChanged { .. } => "password-changed",
+            Self::PasswordReset { .. } => "password-reset",
+            Self::RecoveryCodeUsed { .. } => "recovery-code-used",
+            Self::RecoveryCodesRegenerated { .. } => "recovery-codes-regenerated",
+            Self::NewDeviceSignIn { .. } => "new-device-sign-in",
+            Self::PushFraudReported { .. } => "push-fraud-reported",
+            Self::SecurityKeySuspended { .. } => "security-key-suspended",
+        }
+    }
+
+    /// The product name the notice is sent for.
+    #[must_use]
+    pub fn product(&self) -> &str {
+        match self {
+            Self::EmailChangedOld { product, .. }
+            | Self::EmailChangedNew { product, .. }
+            | Self::ConfirmNewAddress { product, .. }
+            | Self::EmailChangeRequested { product, .. }
+            | Self::EmailChangeReverted { product, .. }
+            | Self::AccountExists { product, .. }
+            | Self::EmailOneTimeCode { product, .. }
+            | Self::FactorAdded { product, .. }
+            | Self::FactorRemoved { product, .. }
+            | Self::PasswordChanged { product, .. }
+            | Self::PasswordReset { product, .. }
+            | Self::RecoveryCodeUsed { product, .. }
+            | Self::RecoveryCodesRegenerated { product, .. }
+            | Self::NewDeviceSignIn { product, .. }
+            | Self::PushFraudReported { product, .. }
+            | Self::SecurityKeySuspended { product, .. } => product,
         }
     }
 
@@ -387,16 +588,17 @@ impl Notice {
                     )
                 }
             }
+            Self::FactorAdded { .. }
+            | Self::FactorRemoved { .. }
+            | Self::PasswordChanged { .. }
+            | Self::PasswordReset { .. }
+            | Self::RecoveryCodeUsed { .. }
+            | Self::RecoveryCodesRegenerated { .. }
+            | Self::NewDeviceSignIn { .. }
+            | Self::PushFraudReported { .. }
+            | Self::SecurityKeySuspended { .. } => security_notice(self, format),
         };
-        let p = match self {
-            Self::EmailChangedOld { product, .. }
-            | Self::EmailChangedNew { product, .. }
-            | Self::ConfirmNewAddress { product, .. }
-            | Self::EmailChangeRequested { product, .. }
-            | Self::EmailChangeReverted { product, .. }
-            | Self::AccountExists { product, .. }
-            | Self::EmailOneTimeCode { product, .. } => clean(product),
-        };
+        let p = clean(self.product());
         let (hello, regards, no_reply) = if ja {
             ("こんにちは!", "敬具,", "本メールに返信しないでください。")
         } else {
@@ -411,6 +613,205 @@ impl Notice {
             subject,
         }
     }
+}
+
+/// The subject and blocks of the security-change notices: what happened, when, and what to do
+/// if it was not the recipient.
+fn security_notice(notice: &Notice, format: NoticeFormat) -> (String, Vec<Block>) {
+    let ja = format.language == Language::Japanese;
+    let lang = format.language;
+    let p = clean(notice.product());
+    let (subject, what, when_at) = match notice {
+        Notice::FactorAdded { kind, name, at, .. } => {
+            let (k, n) = (kind.text(lang), clean(name));
+            if ja {
+                (
+                    format!("{p}ログイン方法が追加されました"),
+                    format!("{p}アカウントにログイン方法「{n}」（{k}）が追加されました。"),
+                    at,
+                )
+            } else {
+                (
+                    format!("{p}: a sign-in method was added"),
+                    format!("A sign-in method, \"{n}\" ({k}), was added to your {p} account."),
+                    at,
+                )
+            }
+        }
+        Notice::FactorRemoved { kind, name, at, .. } => {
+            let (k, n) = (kind.text(lang), clean(name));
+            if ja {
+                (
+                    format!("{p}ログイン方法が削除されました"),
+                    format!("{p}アカウントからログイン方法「{n}」（{k}）が削除されました。"),
+                    at,
+                )
+            } else {
+                (
+                    format!("{p}: a sign-in method was removed"),
+                    format!("A sign-in method, \"{n}\" ({k}), was removed from your {p} account."),
+                    at,
+                )
+            }
+        }
+        Notice::PasswordChanged { at, .. } => {
+            if ja {
+                (
+                    format!("{p}パスワードが変更されました"),
+                    format!(
+                        "{p}アカウントのパスワードが変更されました。ほかのブラウザーや端末のログインはすべて終了しました。"
+                    ),
+                    at,
+                )
+            } else {
+                (
+                    format!("{p}: your password was changed"),
+                    format!(
+                        "The password of your {p} account was changed. Every other signed-in browser and device was signed out."
+                    ),
+                    at,
+                )
+            }
+        }
+        Notice::PasswordReset { at, .. } => {
+            if ja {
+                (
+                    format!("{p}パスワードがリセットされました"),
+                    format!(
+                        "アカウントの復旧により{p}アカウントのパスワードがリセットされました。すべてのログインは終了しました。"
+                    ),
+                    at,
+                )
+            } else {
+                (
+                    format!("{p}: your password was reset"),
+                    format!(
+                        "The password of your {p} account was reset through account recovery. Every signed-in browser and device was signed out."
+                    ),
+                    at,
+                )
+            }
+        }
+        Notice::RecoveryCodeUsed { remaining, at, .. } => {
+            if ja {
+                (
+                    format!("{p}リカバリーコードが使用されました"),
+                    format!(
+                        "{p}アカウントへのログインにリカバリーコードが使用されました。残りは{remaining}個です。ほかのログインはすべて終了しました。"
+                    ),
+                    at,
+                )
+            } else {
+                (
+                    format!("{p}: a recovery code was used"),
+                    format!(
+                        "A recovery code was used to sign in to your {p} account; {remaining} remain. Every other signed-in browser and device was signed out."
+                    ),
+                    at,
+                )
+            }
+        }
+        Notice::RecoveryCodesRegenerated { at, .. } => {
+            if ja {
+                (
+                    format!("{p}新しいリカバリーコードが発行されました"),
+                    format!(
+                        "{p}アカウントの新しいリカバリーコードが発行されました。以前のコードは使用できなくなりました。"
+                    ),
+                    at,
+                )
+            } else {
+                (
+                    format!("{p}: new recovery codes were made"),
+                    format!(
+                        "New recovery codes were made for your {p} account. The old codes no longer work."
+                    ),
+                    at,
+                )
+            }
+        }
+        Notice::NewDeviceSignIn { browser, ip, at, .. } => {
+            let (b, i) = (clean(browser), clean(ip));
+            if ja {
+                (
+                    format!("{p}新しい端末からのログイン"),
+                    format!(
+                        "{p}アカウントに新しい端末からログインがありました。\nブラウザー: {b}\nIP アドレス: {i}"
+                    ),
+                    at,
+                )
+            } else {
+                (
+                    format!("{p}: a sign-in from a new device"),
+                    format!(
+                        "Your {p} account was signed in to from a new device.\nBrowser: {b}\nIP address: {i}"
+                    ),
+                    at,
+                )
+            }
+        }
+        Notice::PushFraudReported { at, .. } => {
+            if ja {
+                (
+                    format!("{p}不正なログイン要求が報告されました"),
+                    format!(
+                        "{p}のログイン要求がスマートフォンで不正として報告されました。このログインは拒否され、プッシュ通知による承認は一時停止されています。パスワードを知っている第三者がログインを試みた可能性があります。"
+                    ),
+                    at,
+                )
+            } else {
+                (
+                    format!("{p}: a sign-in request was reported as fraud"),
+                    format!(
+                        "A {p} sign-in request was reported as fraud on your phone. That sign-in was refused and push approvals are paused. Someone who knows your password may have tried to sign in."
+                    ),
+                    at,
+                )
+            }
+        }
+        Notice::SecurityKeySuspended { name, at, .. } => {
+            let n = clean(name);
+            if ja {
+                (
+                    format!("{p}セキュリティキーを停止しました"),
+                    format!(
+                        "セキュリティキー「{n}」の署名カウンターが戻りました。キーが複製された可能性があるため、このキーは停止しました。ほかの方法でログインしてから、キーを再度有効にするか登録し直してください。"
+                    ),
+                    at,
+                )
+            } else {
+                (
+                    format!("{p}: a security key was suspended"),
+                    format!(
+                        "The security key \"{n}\" answered with a signature counter that went backwards, a sign that it may have been copied. It is suspended: sign in with another method, then re-enable or re-register it."
+                    ),
+                    at,
+                )
+            }
+        }
+        // `render` sends only the variants above here.
+        _ => (String::new(), String::new(), &SystemTime::UNIX_EPOCH),
+    };
+    let advice = match (notice, ja) {
+        (Notice::PushFraudReported { .. }, true) => {
+            "パスワードをすぐに変更してください。ご自身の操作だった場合は、パスワードを変更したうえで、設定からプッシュ通知を再開してください。"
+        }
+        (Notice::PushFraudReported { .. }, false) => {
+            "Change your password now. If it was you after all, change your password anyway, then resume push approvals in your settings."
+        }
+        (_, true) => {
+            "お心当たりがない場合は、パスワードをすぐに変更し、設定画面でログイン方法とログイン中の端末を確認してください。"
+        }
+        (_, false) => {
+            "If this was not you, change your password now and review your sign-in methods and signed-in devices in your settings."
+        }
+    };
+    let time = if ja {
+        format!("日時: {}", when(*when_at, format))
+    } else {
+        format!("Time: {}", when(*when_at, format))
+    };
+    (subject, vec![Block::Para(what), Block::Para(time), Block::Para(advice.to_owned())])
 }
 
 fn when(t: SystemTime, format: NoticeFormat) -> String {

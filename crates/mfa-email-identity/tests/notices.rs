@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
-use mfa_email_identity::{Language, Notice, NoticeFormat};
+use mfa_email_identity::{FactorLabel, Language, Notice, NoticeFormat};
 
 fn samples() -> Vec<Notice> {
     // 2023-11-30 15:31 JST, the time on the notice's sample mail.
@@ -44,7 +44,31 @@ fn samples() -> Vec<Notice> {
             product: product.clone(),
             login_link: "https://portal.example/login".into(),
         },
-        Notice::EmailOneTimeCode { product, code: "123456".into(), expires: at },
+        Notice::EmailOneTimeCode { product: product.clone(), code: "123456".into(), expires: at },
+        Notice::FactorAdded {
+            product: product.clone(),
+            kind: FactorLabel::AuthenticatorApp,
+            name: "Pixel 8".into(),
+            at,
+        },
+        Notice::FactorRemoved {
+            product: product.clone(),
+            kind: FactorLabel::SecurityKey,
+            name: "YubiKey 5".into(),
+            at,
+        },
+        Notice::PasswordChanged { product: product.clone(), at },
+        Notice::PasswordReset { product: product.clone(), at },
+        Notice::RecoveryCodeUsed { product: product.clone(), remaining: 7, at },
+        Notice::RecoveryCodesRegenerated { product: product.clone(), at },
+        Notice::NewDeviceSignIn {
+            product: product.clone(),
+            browser: "Firefox on Linux".into(),
+            ip: "203.0.113.7".into(),
+            at,
+        },
+        Notice::PushFraudReported { product: product.clone(), at },
+        Notice::SecurityKeySuspended { product, name: "YubiKey 5".into(), at },
     ]
 }
 
@@ -115,4 +139,41 @@ fn parameters_cannot_inject_markup_or_headers() {
     };
     assert!(!format!("{code:?}").contains("987654"));
     assert!(!format!("{:?}", code.render(NoticeFormat::default())).contains("987654"));
+}
+
+#[test]
+fn every_security_notice_says_what_to_do_if_it_was_not_you() {
+    for notice in samples().into_iter().skip(7) {
+        for language in Language::ALL {
+            let r = notice.render(NoticeFormat::new(language, 540));
+            let advice = match language {
+                Language::Japanese => "パスワードをすぐに変更",
+                _ => "change your password now",
+            };
+            assert!(
+                r.text.to_lowercase().contains(&advice.to_lowercase()),
+                "{} ({}): {}",
+                notice.kind(),
+                language.tag(),
+                r.text
+            );
+            assert!(r.text.contains("2023"), "{} names the time", notice.kind());
+        }
+    }
+}
+
+#[test]
+fn names_in_security_notices_cannot_inject() {
+    let evil = Notice::FactorAdded {
+        product: "P".into(),
+        kind: FactorLabel::SecurityKey,
+        name: "<img src=x>\r\nBcc: a@b".into(),
+        at: UNIX_EPOCH,
+    };
+    for language in Language::ALL {
+        let r = evil.render(NoticeFormat::new(language, 0));
+        assert!(!r.html.contains("<img"), "{}", r.html);
+        assert!(!r.text.contains("\nBcc:"));
+        assert!(!r.subject.contains('\n'));
+    }
 }

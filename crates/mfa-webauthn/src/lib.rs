@@ -68,7 +68,7 @@ pub use ceremony::{
 pub use config::{RelyingParty, RelyingPartyBuilder};
 pub use credential::{CredentialKind, WebauthnCredential, check_name};
 pub use error::{CeremonyError, ConfigError, NameError, ResponseError};
-pub use response::MAX_RESPONSE_BYTES;
+pub use response::{MAX_RESPONSE_BYTES, assertion_credential_id};
 pub use uuid::Uuid;
 
 pub(crate) fn unix(t: SystemTime) -> u64 {

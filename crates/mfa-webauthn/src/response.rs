@@ -34,6 +34,16 @@ pub(crate) fn assertion(json: &str) -> Result<PublicKeyCredential, ResponseError
     parse(json)
 }
 
+/// The credential id an assertion names (its `rawId`), read with the same limits as the
+/// ceremony: for acting on a refusal (a counter that went backwards names the credential to
+/// suspend). The id is only a claim until the ceremony verified the signature.
+///
+/// # Errors
+/// [`ResponseError::TooLarge`] or [`ResponseError::Malformed`].
+pub fn assertion_credential_id(json: &str) -> Result<Vec<u8>, ResponseError> {
+    Ok(assertion(json)?.raw_id.to_vec())
+}
+
 /// The AAGUID in the attested credential data of an attestation object, if non-zero.
 pub(crate) fn aaguid(attestation_object: &[u8]) -> Option<Uuid> {
     use serde_cbor_2::Value as C;

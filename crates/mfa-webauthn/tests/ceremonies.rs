@@ -266,6 +266,17 @@ fn counter_regression_is_a_possible_clone() {
 }
 
 #[test]
+fn a_refused_assertion_names_its_credential() {
+    let rp = rp();
+    let mut auth = SoftPasskey::new(false);
+    let creds = vec![register_with(&rp, &mut auth, CredentialKind::SecurityKey, alice(), "k", &[])];
+    let (json, _) = assertion(&rp, &mut auth, alice().id, &creds, ORIGIN);
+    assert_eq!(mfa_webauthn::assertion_credential_id(&json).unwrap(), creds[0].id());
+    assert!(mfa_webauthn::assertion_credential_id("{}").is_err());
+    assert!(mfa_webauthn::assertion_credential_id(&"x".repeat(70_000)).is_err());
+}
+
+#[test]
 fn another_users_credential_is_refused() {
     let rp = rp();
     let mut alice_key = SoftPasskey::new(false);

@@ -131,6 +131,17 @@ pub enum Notice {
         /// When.
         at: SystemTime,
     },
+    /// A suspended sign-in method (a security key that looked cloned) was re-enabled.
+    FactorReinstated {
+        /// The product name.
+        product: String,
+        /// What kind of method.
+        kind: FactorLabel,
+        /// Its name.
+        name: String,
+        /// When.
+        at: SystemTime,
+    },
     /// A sign-in method was removed from the account.
     FactorRemoved {
         /// The product name.
@@ -334,6 +345,7 @@ impl Notice {
             Self::AccountExists { .. } => "account-exists",
             Self::FactorAdded { .. } => "factor-added",
             Self::FactorRemoved { .. } => "factor-removed",
+            Self::FactorReinstated { .. } => "factor-reinstated",
             Self::PasswordChanged { .. } => "password-changed",
             Self::PasswordReset { .. } => "password-reset",
             Self::RecoveryCodeUsed { .. } => "recovery-code-used",
@@ -357,6 +369,7 @@ impl Notice {
             | Self::EmailOneTimeCode { product, .. }
             | Self::FactorAdded { product, .. }
             | Self::FactorRemoved { product, .. }
+            | Self::FactorReinstated { product, .. }
             | Self::PasswordChanged { product, .. }
             | Self::PasswordReset { product, .. }
             | Self::RecoveryCodeUsed { product, .. }
@@ -590,6 +603,7 @@ impl Notice {
             }
             Self::FactorAdded { .. }
             | Self::FactorRemoved { .. }
+            | Self::FactorReinstated { .. }
             | Self::PasswordChanged { .. }
             | Self::PasswordReset { .. }
             | Self::RecoveryCodeUsed { .. }
@@ -650,6 +664,22 @@ fn security_notice(notice: &Notice, format: NoticeFormat) -> (String, Vec<Block>
                 (
                     format!("{p}: a sign-in method was removed"),
                     format!("A sign-in method, \"{n}\" ({k}), was removed from your {p} account."),
+                    at,
+                )
+            }
+        }
+        Notice::FactorReinstated { kind, name, at, .. } => {
+            let (k, n) = (kind.text(lang), clean(name));
+            if ja {
+                (
+                    format!("{p}ログイン方法が再度有効になりました"),
+                    format!("停止していたログイン方法「{n}」（{k}）が再度有効になりました。"),
+                    at,
+                )
+            } else {
+                (
+                    format!("{p}: a suspended sign-in method was re-enabled"),
+                    format!("The suspended sign-in method \"{n}\" ({k}) was re-enabled."),
                     at,
                 )
             }

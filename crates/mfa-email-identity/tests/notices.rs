@@ -57,6 +57,12 @@ fn samples() -> Vec<Notice> {
             name: "YubiKey 5".into(),
             at,
         },
+        Notice::FactorReinstated {
+            product: product.clone(),
+            kind: FactorLabel::SecurityKey,
+            name: "YubiKey 5".into(),
+            at,
+        },
         Notice::PasswordChanged { product: product.clone(), at },
         Notice::PasswordReset { product: product.clone(), at },
         Notice::RecoveryCodeUsed { product: product.clone(), remaining: 7, at },

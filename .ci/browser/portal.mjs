@@ -107,8 +107,14 @@ for (const [name, use, idle] of [["security key", usb, internal], ["biometric ke
 await presence(usb, true);
 await page.screenshot({ path: join(shots, "06-settings.png"), fullPage: true });
 
-// Change the email address on the settings page (the session's second factor is fresh).
+// The settings page lists the signed-in browsers, this one marked.
+if (!(await page.textContent("ul.sessions")).includes("This browser")) throw new Error("the sessions list lacks this browser");
+step("sessions listed");
+
+// Change the email address on the settings page (the session's second factor is fresh; the
+// current password is asked again).
 await page.fill("form[data-api='/api/settings/email'] input[name=email]", newEmail);
+await page.fill("form[data-api='/api/settings/email'] input[name=current_password]", password);
 await submit("form[data-api='/api/settings/email']");
 await page.locator(".message").waitFor({ state: "visible" });
 await page.screenshot({ path: join(shots, "07-email-changed.png"), fullPage: true });

@@ -1,5 +1,6 @@
 //! `mfa-store-sql` on its SQLite default: the store's lookups on the login path (account by
-//! email, the account's factors) beside a bare sqlx query of the same shape on the same pool
+//! email, the account's factors) and on every signed-in request (the session by its token's
+//! hash, joined with the account's epoch) beside a bare sqlx query of the same shape on the same pool
 //! and file, so the figure shows the adapter's overhead (JSON decoding, the version and TOTP
 //! step overlay). Operations per second are 1 / the time shown.
 
@@ -44,8 +45,16 @@ pub(crate) fn pairs() -> Vec<Pair<'static>> {
     let Some((store, pool, account)) = setup(&rt) else { return Vec::new() };
     let canonical = account.canonical_email.as_str().to_owned();
     let id = account.id;
-    let (rt1, rt2, rt3, rt4) = (rt.clone(), rt.clone(), rt.clone(), rt);
-    let (s1, s2, p1, p2) = (store.clone(), store, pool.clone(), pool);
+    let session = conformance::session(1, &account);
+    let hash = conformance::session_hash(1);
+    if rt.block_on(store.create_session(&hash, &session)).is_err() {
+        return Vec::new();
+    }
+    let (rt1, rt2, rt3, rt4, rt5, rt6) =
+        (rt.clone(), rt.clone(), rt.clone(), rt.clone(), rt.clone(), rt);
+    let (s1, s2, s3, p1, p2, p3) =
+        (store.clone(), store.clone(), store, pool.clone(), pool.clone(), pool);
+    let (h1, h2) = (hash.clone(), hash);
     let (c1, c2) = (account.canonical_email.clone(), canonical);
     vec![
         Pair {
@@ -79,6 +88,23 @@ pub(crate) fn pairs() -> Vec<Pair<'static>> {
                 black_box(rt4.block_on(s2.factors(id)).is_ok());
             }),
             goal: None,
+        },
+        Pair {
+            name: "store-sql: session by token hash (SQLite)",
+            raw_name: "bare sqlx SELECT … JOIN accounts ON epoch",
+            raw: Box::new(move || {
+                let row = rt5.block_on(
+                    sqlx::query("SELECT s.data, s.version, s.epoch FROM sessions s JOIN accounts a ON a.id = s.account WHERE s.token_hash = $1 AND s.epoch = a.session_epoch")
+                        .bind(h1.as_str())
+                        .fetch_optional(&p3),
+                );
+                black_box(row.is_ok());
+            }),
+            lib: Box::new(move || {
+                black_box(rt6.block_on(s3.session_by_token(&h2)).is_ok());
+            }),
+            // Every signed-in request pays this: keep it at the bare query's cost.
+            goal: Some(1.25),
         },
     ]
 }

@@ -18,11 +18,12 @@ fuzz_target!(|data: &[u8]| {
         let Ok(LoginStep::MustEnroll { session, .. }) = e.auth.login("f@example.com", PW, &client, at(0)).await else { panic!() };
         let en = e.auth.begin_totp(&session, at(0)).await.unwrap();
         let app = TotpApp::scan(&en.uri).unwrap();
-        e.auth.confirm_totp(&session, &en.flow, &app.code(at(0)), "app", at(0)).await.unwrap();
+        let enrolled = e.auth.confirm_totp(&session, &en.flow, &app.code(at(0)), "app", at(0)).await.unwrap();
+        let session = enrolled.session;
         let mut now = 60u64;
         let mut flows: Vec<String> = Vec::new();
         for chunk in data.chunks(8).take(24) {
-            let op = chunk[0] % 6;
+            let op = chunk[0] % 7;
             let arg = chunk.get(1..).unwrap_or_default();
             let text = String::from_utf8_lossy(arg).into_owned();
             match op {
@@ -55,6 +56,17 @@ fuzz_target!(|data: &[u8]| {
                         let _ = e.auth.poll_push(&flow, at(now)).await;
                         let _ = e.auth.submit_webauthn(&flow, &text, at(now)).await;
                     }
+                }
+                5 => {
+                    // Session tokens and ids from the network: a typed refusal, never a panic,
+                    // and never someone's session.
+                    assert!(e.auth.session(&text, at(now)).await.is_err());
+                    if let Ok(id) = mfa_flow::SessionId::parse(&text) {
+                        assert_eq!(id.as_str(), text);
+                        let _ = e.auth.end_session(&session, &id, at(now)).await;
+                    }
+                    let _ = e.auth.confirm_enrollment_proof(&session, &text, &text, at(now)).await;
+                    let _ = e.auth.prove_with_recovery_code(&session, &text, at(now)).await;
                 }
                 _ => {
                     let _ = e.auth.push_device_respond(&text, at(now)).await;

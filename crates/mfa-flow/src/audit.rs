@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::policy::{RetirementReason, UsernameDecision};
-use crate::{AccountId, Assurance, FactorKind};
+use crate::{AccountId, Assurance, FactorKind, RevocationReason, SuspensionReason};
 
 /// Why a login step failed (audit detail; the client sees one answer for all of them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -131,6 +131,50 @@ pub enum AuditEvent {
     PushFraudReported {
         /// The account.
         account: AccountId,
+    },
+    /// A session ended (signed out, ended from another session, or timed out).
+    SessionEnded {
+        /// The account.
+        account: AccountId,
+        /// Whether it timed out.
+        timed_out: bool,
+    },
+    /// Every session and known device of the account but the asking one ended.
+    SessionsRevoked {
+        /// The account.
+        account: AccountId,
+        /// Why.
+        reason: RevocationReason,
+        /// Session rows deleted.
+        ended: u64,
+    },
+    /// An enrollment-only session proved the mailbox or a recovery code.
+    EnrollmentProofGiven {
+        /// The account.
+        account: AccountId,
+    },
+    /// A session stepped up with a factor that existed before it.
+    SteppedUp {
+        /// The account.
+        account: AccountId,
+        /// The factor's kind.
+        kind: FactorKind,
+    },
+    /// A factor was suspended.
+    FactorSuspended {
+        /// The account.
+        account: AccountId,
+        /// The kind.
+        kind: FactorKind,
+        /// Why.
+        reason: SuspensionReason,
+    },
+    /// A suspended factor was re-enabled by its owner.
+    FactorReinstated {
+        /// The account.
+        account: AccountId,
+        /// The kind.
+        kind: FactorKind,
     },
 }
 

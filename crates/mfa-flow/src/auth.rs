@@ -24,8 +24,19 @@ use uuid::Uuid;
 
 use crate::audit::{AuditEvent, AuditSink, FailureReason};
 use crate::policy::{Policy, RetirementReason, ThrottleState, UsernameDecision};
-use crate::store::{Mailer, PushSender, Store, StoreError};
-use crate::{Account, AccountId, Factor, FactorData, FactorId, FactorKind, from_unix, unix};
+use crate::store::{FactorChange, Mailer, PushSender, Store, StoreError};
+use crate::{
+    Account, AccountId, Factor, FactorData, FactorId, FactorKind, Suspension, SuspensionReason,
+    from_unix, unix,
+};
+
+mod notify;
+mod sessions;
+
+use sessions::KnownDevice;
+pub use sessions::{
+    EnrollmentProof, RevocationReason, Session, SessionClient, SessionId, SessionView,
+};
 
 /// Settings of the flows.
 #[derive(Debug, Clone)]
@@ -49,6 +60,9 @@ pub struct AuthConfig {
     /// The login page's URL, for the notice to an address that already has an account
     /// (default empty: the notice then carries no link).
     pub login_url: String,
+    /// A security notice about the same change to the same address is not repeated within
+    /// this window (default 1 hour): a burst of sign-ins from one new browser sends one mail.
+    pub notice_repeat_window: Duration,
 }
 
 impl AuthConfig {
@@ -65,6 +79,7 @@ impl AuthConfig {
             recovery_codes_low: 3,
             known_device_ttl: Duration::from_secs(90 * 24 * 3600),
             login_url: String::new(),
+            notice_repeat_window: Duration::from_secs(3600),
         }
     }
 }
@@ -108,17 +123,23 @@ pub struct ClientInfo {
     pub known_device: Option<String>,
 }
 
-/// An authenticated (or enrollment-only) session, for the embedder to keep server-side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Session {
-    /// The account.
-    pub account: AccountId,
-    /// When the password was verified (Unix seconds).
-    pub password_at: u64,
-    /// When a second factor was last verified (for step-up).
-    pub second_factor_at: Option<u64>,
-    /// True while the user may only enroll a second factor (MFA required, none usable).
-    pub enrollment_only: bool,
+/// A session token: the secret the embedder puts in a cookie. The store keeps only its hash;
+/// `Debug` hides it and it has no `Serialize`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionToken(String);
+
+impl SessionToken {
+    /// The token, for the cookie.
+    #[must_use]
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionToken([REDACTED])")
+    }
 }
 
 /// Assurance of an authentication (NIST SP 800-63B levels).
@@ -175,7 +196,26 @@ pub struct UnavailableFactor {
     /// Its name.
     pub name: String,
     /// Why.
-    pub reason: RetirementReason,
+    pub reason: Unavailable,
+}
+
+/// Why a factor cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "why", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Unavailable {
+    /// Its kind is retired (SMS).
+    Retired {
+        /// The policy's reason.
+        reason: RetirementReason,
+    },
+    /// Suspended (a security key that looked cloned) until the user re-enables it.
+    Suspended {
+        /// Why.
+        reason: SuspensionReason,
+        /// Since (Unix seconds).
+        since: u64,
+    },
 }
 
 /// A warning to show during the login.
@@ -231,10 +271,12 @@ pub struct ChallengeView {
 }
 
 /// A finished login.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Authenticated {
-    /// The session to keep.
+    /// The new session (stored; keep its token in a cookie).
     pub session: Session,
+    /// The session's token.
+    pub session_token: SessionToken,
     /// The factor used.
     pub factor: Option<MethodView>,
     /// The assurance reached.
@@ -247,15 +289,21 @@ pub struct Authenticated {
 }
 
 /// Where a login stands after a step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LoginStep {
     /// Ask for a second factor.
     Challenge(ChallengeView),
-    /// The user must enroll a second factor now; the session allows only that.
+    /// The user must enroll a second factor now; the session allows only that. When its
+    /// `proof` is [`EnrollmentProof::Required`] (the account has or had a factor, such as a
+    /// retired SMS number), it must first prove the mailbox
+    /// ([`Auth::begin_enrollment_proof`]) or use a recovery code
+    /// ([`Auth::prove_with_recovery_code`]).
     MustEnroll {
-        /// An enrollment-only session.
+        /// An enrollment-only session (stored).
         session: Session,
+        /// Its token.
+        session_token: SessionToken,
         /// Factors that cannot be used, and why (e.g. SMS).
         unavailable: Vec<UnavailableFactor>,
         /// Kinds that can be enrolled.
@@ -265,6 +313,8 @@ pub enum LoginStep {
     },
     /// Done.
     Authenticated(Authenticated),
+    /// A step-up finished: the session (as stored now) is fresh for sensitive actions.
+    SteppedUp(Session),
     /// A push is still waiting for the phone.
     Waiting,
 }
@@ -314,12 +364,29 @@ pub enum LoginError {
     /// A policy refusal with a reason for the user (password policy, taken address …).
     #[error("refused: {0}")]
     Refused(String),
+    /// No session, or it ended, timed out or was revoked: sign in again.
+    #[error("sign in again")]
+    NotSignedIn,
+    /// This account had a second factor: prove the mailbox or use a recovery code before
+    /// enrolling a new one.
+    #[error("confirm your email address or use a recovery code first")]
+    ProofRequired,
     /// Storage failed.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
     /// An internal failure (a worker lost, a sealed secret that does not open).
     #[error("internal error")]
     Internal,
+}
+
+impl From<StoreError> for LoginError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Revoked => Self::NotSignedIn,
+            StoreError::LastFactor => Self::LastFactor,
+            e => Self::Store(e),
+        }
+    }
 }
 
 impl From<serde_json::Error> for LoginError {
@@ -349,7 +416,15 @@ struct LoginFlow {
     warnings: Vec<Warning>,
     active: Active,
     /// The session this flow steps up, when it is a step-up rather than a login.
-    step_up: bool,
+    step_up: Option<SessionId>,
+    /// The client signing in (for the session and the new-device notice).
+    client: SessionClient,
+    /// Whether it showed a known-device token of this account.
+    known: bool,
+    /// The account's session epoch when the password was verified: a revocation in between
+    /// (a password change …) voids the login.
+    #[serde(default)]
+    epoch: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -366,6 +441,14 @@ enum Enrollment {
 enum PushStage {
     Offered { enrollment_id: String },
     Activating { factor: FactorId, challenge: String },
+}
+
+/// An email change in progress, as stored under each of its tokens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct EmailFlow {
+    /// The account's session epoch when the state was saved.
+    epoch: u64,
+    state: EmailChangeState,
 }
 
 /// A TOTP enrollment to show.
@@ -386,9 +469,10 @@ pub struct TotpEnrollment {
 pub struct Enrolled {
     /// The new factor.
     pub factor: MethodView,
-    /// Recovery codes, when this was the first factor (show once).
+    /// Recovery codes, when the account had none (show once, never store).
     pub recovery_codes: Option<Vec<String>>,
-    /// The session, with the new factor counted as a fresh second factor.
+    /// The session as stored now: no longer enrollment-only, but not made fresh by the
+    /// factor it just enrolled (that factor never counts for its step-up).
     pub session: Session,
 }
 
@@ -404,7 +488,7 @@ pub enum PushEnrollmentStatus {
         number: u8,
     },
     /// Done.
-    Enrolled(Enrolled),
+    Enrolled(Box<Enrolled>),
 }
 
 /// A factor in the MFA settings list.
@@ -414,6 +498,8 @@ pub struct FactorStatus {
     pub method: MethodView,
     /// Retired (struck out), with the reason.
     pub retired: Option<RetirementReason>,
+    /// Suspended (a key that looked cloned) until the user re-enables it.
+    pub suspended: Option<Suspension>,
     /// Created (Unix seconds).
     pub created: u64,
     /// Last used.
@@ -460,12 +546,19 @@ pub fn plan_second_factor(
     let mut usable = Vec::new();
     let mut unavailable = Vec::new();
     for f in factors {
-        if let Some(r) = policy.retirement.retired(f.kind, now) {
+        let why = match (policy.retirement.retired(f.kind, now), f.suspended) {
+            (Some(r), _) => Some(Unavailable::Retired { reason: r.reason }),
+            (None, Some(Suspension { reason, since })) => {
+                Some(Unavailable::Suspended { reason, since })
+            }
+            (None, None) => None,
+        };
+        if let Some(reason) = why {
             unavailable.push(UnavailableFactor {
                 factor: f.id,
                 kind: f.kind,
                 name: f.name.clone(),
-                reason: r.reason,
+                reason,
             });
             continue;
         }
@@ -509,6 +602,7 @@ impl fmt::Debug for Authenticated {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Authenticated")
             .field("session", &self.session)
+            .field("session_token", &self.session_token)
             .field("factor", &self.factor)
             .field("assurance", &self.assurance)
             .field("required_actions", &self.required_actions)
@@ -679,6 +773,8 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             created: unix(now),
             last_factor: None,
             profile: crate::ProfileFields::default(),
+            session_epoch: 0,
+            had_second_factor: false,
         };
         match self.store.create_account(&account).await {
             Ok(()) => Ok(account),
@@ -740,17 +836,6 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
     async fn fail(&self, key: &str, now: SystemTime) -> Result<ThrottleState, LoginError> {
         let policy = self.config.policy.throttle;
         Ok(self.store.update_throttle(key, move |s| policy.fail(s, now)).await?)
-    }
-
-    async fn is_known_device(
-        &self,
-        client: &ClientInfo,
-        account: AccountId,
-        now: SystemTime,
-    ) -> bool {
-        let Some(token) = &client.known_device else { return false };
-        let key = flow_key("kd", &TokenHash::of(token).to_base64url());
-        matches!(self.store.get_flow(&key, now).await, Ok(Some(v)) if v == account.0.as_bytes())
     }
 
     /// Step one: identifier and password.
@@ -833,7 +918,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             return Err(LoginError::InvalidCredentials);
         };
         let account_key = flow_key("pw-acct", &account.id.to_string());
-        let known = self.is_known_device(client, account.id, now).await;
+        let known = self.is_known_device(client, &account, now).await;
         if !known && let Err(e) = self.throttle_wait(&account_key, now).await {
             self.audit(now, AuditEvent::Throttled { account: Some(account.id) });
             return Err(e);
@@ -875,7 +960,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 let _ = self.store.update_account(&updated).await;
             }
         }
-        self.after_password(&account, username_used, warnings, false, client, now).await
+        self.after_password(&account, username_used, warnings, None, client, known, now).await
     }
 
     async fn rehash(&self, password: &str) -> Result<String, LoginError> {
@@ -895,39 +980,79 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         Ok((plan.usable, plan.unavailable))
     }
 
+    /// Whether the account has, or ever had, a second factor of any kind (retired, used up,
+    /// not yet activated, suspended): such an account never binds a factor after the
+    /// password alone.
+    async fn ever_had_factor(&self, account: &Account) -> Result<bool, LoginError> {
+        Ok(account.had_second_factor || !self.store.factors(account.id).await?.is_empty())
+    }
+
+    #[allow(clippy::too_many_arguments)]
     async fn after_password(
         &self,
         account: &Account,
         username_used: bool,
         warnings: Vec<Warning>,
-        step_up: bool,
+        step_up: Option<&Session>,
         client: &ClientInfo,
+        known: bool,
         now: SystemTime,
     ) -> Result<LoginStep, LoginError> {
-        let (usable, unavailable) = self.usable(account, now).await?;
+        let (mut usable, unavailable) = self.usable(account, now).await?;
+        let ever_had = self.ever_had_factor(account).await?;
+        if let Some(s) = step_up {
+            // A step-up proves what existed before the session: never a factor it enrolled
+            // or one created since.
+            usable.retain(|f| !s.enrolled.contains(&f.id) && f.created < s.created);
+            if !usable.iter().any(|f| f.kind != FactorKind::RecoveryCodes) {
+                return Err(LoginError::MethodUnavailable);
+            }
+        }
         for u in &unavailable {
-            self.audit(
-                now,
-                AuditEvent::RetiredFactorRefused {
-                    account: account.id,
-                    kind: u.kind,
-                    reason: u.reason,
-                },
-            );
+            if let Unavailable::Retired { reason } = u.reason {
+                self.audit(
+                    now,
+                    AuditEvent::RetiredFactorRefused { account: account.id, kind: u.kind, reason },
+                );
+            }
         }
         let second_factors: Vec<&Factor> =
             usable.iter().filter(|f| f.kind != FactorKind::RecoveryCodes).collect();
         if second_factors.is_empty() {
             let created = from_unix(account.created);
-            if self.config.policy.mfa.must_enroll(created, now) {
+            // An account that has or had a factor never gets a password-only session: the
+            // password alone must not be enough to bind a new factor to it.
+            if ever_had || self.config.policy.mfa.must_enroll(created, now) {
                 self.audit(now, AuditEvent::EnrollmentForced { account: account.id });
+                let proof =
+                    if ever_had { EnrollmentProof::Required } else { EnrollmentProof::NotRequired };
+                if ever_had && !known {
+                    // The password of an account with a factor was used from a new browser:
+                    // its owner hears of it before anything can be bound.
+                    let c = SessionClient::of(client);
+                    let notice = Notice::NewDeviceSignIn {
+                        product: self.config.product.clone(),
+                        browser: c.browser.clone(),
+                        ip: c.ip.clone(),
+                        at: now,
+                    };
+                    self.notify(account, notice, &format!("{}\u{0}{}", c.browser, c.ip), now).await;
+                }
+                let (session, token) = self
+                    .new_session(
+                        account,
+                        Assurance::Aal1,
+                        None,
+                        unix(now),
+                        true,
+                        proof,
+                        SessionClient::of(client),
+                        now,
+                    )
+                    .await?;
                 return Ok(LoginStep::MustEnroll {
-                    session: Session {
-                        account: account.id,
-                        password_at: unix(now),
-                        second_factor_at: None,
-                        enrollment_only: true,
-                    },
+                    session,
+                    session_token: SessionToken(token),
                     unavailable,
                     enrollable: self.enrollable(now),
                     warnings,
@@ -935,9 +1060,9 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             }
             // Inside the grace period: password only, with a reminder.
             let deadline = self.config.policy.mfa.deadline(created).map_or(0, unix);
-            let mut auth = self.finish(account, None, username_used, unix(now), now).await?;
-            auth.assurance = Assurance::Aal1;
-            auth.session.second_factor_at = None;
+            let client = SessionClient::of(client);
+            let mut auth =
+                self.finish(account, None, username_used, unix(now), &client, known, now).await?;
             auth.required_actions.insert(0, RequiredAction::EnrollMfa { deadline });
             return Ok(LoginStep::Authenticated(auth));
         }
@@ -949,7 +1074,10 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             username_used,
             warnings,
             active: Active::None,
-            step_up,
+            step_up: step_up.map(|s| s.id.clone()),
+            client: SessionClient::of(client),
+            known,
+            epoch: account.session_epoch,
         };
         let id = self.random_id();
         // The preferred method first; one that cannot start now (push suspended or at its
@@ -1082,6 +1210,10 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             return Err(LoginError::FlowExpired);
         }
         let account = self.store.account(flow.account).await?.ok_or(LoginError::FlowExpired)?;
+        if account.session_epoch != flow.epoch {
+            // The account's sessions were revoked since the password was checked.
+            return Err(LoginError::FlowExpired);
+        }
         Ok((flow, account))
     }
 
@@ -1105,7 +1237,12 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         now: SystemTime,
     ) -> Result<LoginStep, LoginError> {
         let (mut flow, account) = self.take_login(flow_id, now).await?;
-        let (usable, unavailable) = self.usable(&account, now).await?;
+        let (mut usable, unavailable) = self.usable(&account, now).await?;
+        if let Some(id) = &flow.step_up {
+            // A step-up never switches to a factor its session enrolled, or one created since.
+            let s = self.store.session(id).await?.ok_or(LoginError::NotSignedIn)?;
+            usable.retain(|f| !s.enrolled.contains(&f.id) && f.created < s.created);
+        }
         let Some(chosen) = usable.iter().find(|f| f.id == factor).cloned() else {
             self.put_login(flow_id, &flow).await?;
             return Err(LoginError::MethodUnavailable);
@@ -1213,31 +1350,24 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                     .verify(&account.id.to_string(), &mut pending, code, now)
                     .is_ok()
             }
-            (Active::Recovery { .. }, FactorData::RecoveryCodes { stored }) => {
-                let mut set =
-                    RecoveryCodeSet::from_stored(stored).map_err(|_| LoginError::Internal)?;
-                match self.services.recovery.consume(&mut set, code) {
-                    Ok(consumed) => {
-                        let mut updated = factor.clone();
-                        updated.data = FactorData::RecoveryCodes { stored: set.to_stored() };
-                        updated.version += 1;
-                        match self.store.update_factor(&updated).await {
-                            Ok(()) => {
-                                self.audit(
-                                    now,
-                                    AuditEvent::RecoveryCodeUsed {
-                                        account: account.id,
-                                        remaining: consumed.remaining,
-                                    },
-                                );
-                                true
-                            }
-                            Err(StoreError::Stale) => false,
-                            Err(e) => return Err(e.into()),
-                        }
+            (Active::Recovery { .. }, FactorData::RecoveryCodes { .. }) => {
+                let used = self.consume_recovery_code(&account, &factor, code, now).await?;
+                if used {
+                    // A recovery code is the last resort of someone who lost the rest: every
+                    // other session and known device of the account ends (a step-up keeps
+                    // the session it steps up).
+                    let keep = match &flow.step_up {
+                        Some(id) => self.store.session(id).await?,
+                        None => None,
+                    };
+                    let kept = self
+                        .revoke(account.id, keep.as_ref(), RevocationReason::RecoveryCodeUsed, now)
+                        .await?;
+                    if flow.step_up.is_some() && kept.is_none() {
+                        return Err(LoginError::NotSignedIn);
                     }
-                    Err(_) => false,
                 }
+                used
             }
             _ => false,
         };
@@ -1271,13 +1401,20 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             .factors(account.id)
             .await?
             .into_iter()
-            .filter(|f| self.config.policy.retirement.allows(f.kind, now))
+            .filter(|f| self.config.policy.retirement.allows(f.kind, now) && f.suspended.is_none())
             .collect();
         let creds = webauthn_of(&factors);
         let result =
             self.services.webauthn.finish_authentication(state, response_json, &creds, now);
-        let Ok(done) = result else {
-            return Err(self.second_factor_failed(flow_id, &flow, now).await?);
+        let done = match result {
+            Ok(done) => done,
+            Err(mfa_webauthn::CeremonyError::PossibleClone) => {
+                // A valid signature with a counter that went backwards: two authenticators
+                // hold this key. Suspend it until the owner acts.
+                self.suspend_cloned(&account, &factors, response_json, now).await?;
+                return Err(self.second_factor_failed(flow_id, &flow, now).await?);
+            }
+            Err(_) => return Err(self.second_factor_failed(flow_id, &flow, now).await?),
         };
         let Some(factor) = factors
             .iter()
@@ -1293,6 +1430,61 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             return Err(self.second_factor_failed(flow_id, &flow, now).await?);
         }
         self.second_factor_passed(&flow, &account, &updated, now).await
+    }
+
+    /// Suspends the WebAuthn factor an assertion with a backwards counter named, audits it
+    /// and tells the account.
+    async fn suspend_cloned(
+        &self,
+        account: &Account,
+        factors: &[Factor],
+        response_json: &str,
+        now: SystemTime,
+    ) -> Result<(), LoginError> {
+        let Ok(id) = mfa_webauthn::assertion_credential_id(response_json) else { return Ok(()) };
+        let Some(factor) = factors
+            .iter()
+            .find(|f| matches!(&f.data, FactorData::WebAuthn(c) if c.id() == id.as_slice()))
+        else {
+            return Ok(());
+        };
+        // Compare-and-swap, re-read on a lost race (the clone's own sign-in may be updating
+        // the counter at the same moment): the suspension must not be lost.
+        let mut current = factor.clone();
+        for _ in 0..8 {
+            let mut suspended = current.clone();
+            suspended.suspended =
+                Some(Suspension { reason: SuspensionReason::PossibleClone, since: unix(now) });
+            suspended.version += 1;
+            match self.store.update_factor(&suspended).await {
+                Ok(()) => break,
+                Err(StoreError::Stale) => {
+                    let fresh = self.store.factors(account.id).await?;
+                    match fresh.into_iter().find(|f| f.id == factor.id) {
+                        Some(f) => current = f,
+                        None => return Ok(()),
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // Whoever signed in with the clone is signed out: every session of the account ends.
+        self.revoke(account.id, None, RevocationReason::FactorSuspended, now).await?;
+        self.audit(
+            now,
+            AuditEvent::FactorSuspended {
+                account: account.id,
+                kind: factor.kind,
+                reason: SuspensionReason::PossibleClone,
+            },
+        );
+        let notice = Notice::SecurityKeySuspended {
+            product: self.config.product.clone(),
+            name: factor.name.clone(),
+            at: now,
+        };
+        self.notify(account, notice, &factor.id.to_string(), now).await;
+        Ok(())
     }
 
     /// Polls a login waiting for a push approval.
@@ -1371,20 +1563,74 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 ThrottleState::default()
             })
             .await?;
-        let mut auth =
-            self.finish(account, Some(factor), flow.username_used, flow.password_at, now).await?;
-        if flow.step_up {
-            auth.required_actions.clear();
+        if let Some(id) = &flow.step_up {
+            // Only a factor that existed before the session steps it up: never one it
+            // enrolled, nor one created since (a phone that registered meanwhile).
+            let session = self.store.session(id).await?.ok_or(LoginError::NotSignedIn)?;
+            if session.account != account.id {
+                return Err(LoginError::NotSignedIn);
+            }
+            if session.enrolled.contains(&factor.id) || factor.created >= session.created {
+                return Err(LoginError::MethodUnavailable);
+            }
+            self.mark_used(account, factor, now).await?;
+            let stepped = self
+                .modify_session(id, |s| {
+                    s.second_factor_at = Some(unix(now));
+                    s.second_factor = Some(factor.id);
+                    s.last_seen = unix(now);
+                })
+                .await?;
+            self.audit(now, AuditEvent::SteppedUp { account: account.id, kind: factor.kind });
+            return Ok(LoginStep::SteppedUp(stepped));
         }
+        let auth = self
+            .finish(
+                account,
+                Some(factor),
+                flow.username_used,
+                flow.password_at,
+                &flow.client,
+                flow.known,
+                now,
+            )
+            .await?;
         Ok(LoginStep::Authenticated(auth))
     }
 
+    /// Records the factor's use and makes it the preferred method.
+    async fn mark_used(
+        &self,
+        account: &Account,
+        f: &Factor,
+        now: SystemTime,
+    ) -> Result<(), LoginError> {
+        // The stored record as it is now (a step may have advanced it since `f` was read).
+        let stored = self.store.factors(account.id).await?.into_iter().find(|x| x.id == f.id);
+        let mut used = stored.unwrap_or_else(|| f.clone());
+        used.last_used = Some(unix(now));
+        used.version += 1;
+        let _ = self.store.update_factor(&used).await;
+        if account.last_factor != Some(f.id)
+            && f.kind != FactorKind::RecoveryCodes
+            && let Some(mut a) = self.store.account(account.id).await?
+        {
+            a.last_factor = Some(f.id);
+            a.version += 1;
+            let _ = self.store.update_account(&a).await;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
     async fn finish(
         &self,
         account: &Account,
         factor: Option<&Factor>,
         username_used: bool,
         password_at: u64,
+        client: &SessionClient,
+        known: bool,
         now: SystemTime,
     ) -> Result<Authenticated, LoginError> {
         let mut actions = Vec::new();
@@ -1410,26 +1656,38 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             None => Assurance::Aal1,
         };
         if let Some(f) = factor {
-            // The stored record as read above (a step may have advanced it since `f` was read).
-            let mut used =
-                factors.iter().find(|x| x.id == f.id).cloned().unwrap_or_else(|| f.clone());
-            used.last_used = Some(unix(now));
-            used.version += 1;
-            let _ = self.store.update_factor(&used).await;
-            if account.last_factor != Some(f.id)
-                && f.kind != FactorKind::RecoveryCodes
-                && let Some(mut a) = self.store.account(account.id).await?
-            {
-                a.last_factor = Some(f.id);
-                a.version += 1;
-                let _ = self.store.update_account(&a).await;
-            }
+            self.mark_used(account, f, now).await?;
         }
+        // The account as stored now: a recovery-code login has just moved its epoch on.
+        let current = self.store.account(account.id).await?.ok_or(LoginError::FlowExpired)?;
+        let (session, token) = self
+            .new_session(
+                &current,
+                assurance,
+                factor,
+                password_at,
+                false,
+                EnrollmentProof::NotRequired,
+                client.clone(),
+                now,
+            )
+            .await?;
         let known_device = self.random_id();
         let key = flow_key("kd", &TokenHash::of(&known_device).to_base64url());
+        let record = KnownDevice { account: account.id, epoch: current.session_epoch };
         self.store
-            .put_flow(&key, account.id.0.as_bytes(), now + self.config.known_device_ttl)
+            .put_flow(&key, &serde_json::to_vec(&record)?, now + self.config.known_device_ttl)
             .await?;
+        if !known {
+            let notice = Notice::NewDeviceSignIn {
+                product: self.config.product.clone(),
+                browser: client.browser.clone(),
+                ip: client.ip.clone(),
+                at: now,
+            };
+            self.notify(&current, notice, &format!("{}\u{0}{}", client.browser, client.ip), now)
+                .await;
+        }
         self.audit(
             now,
             AuditEvent::LoginSucceeded {
@@ -1439,12 +1697,8 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             },
         );
         Ok(Authenticated {
-            session: Session {
-                account: account.id,
-                password_at,
-                second_factor_at: factor.map(|_| unix(now)),
-                enrollment_only: false,
-            },
+            session,
+            session_token: SessionToken(token),
             factor: factor.map(|f| MethodView { factor: f.id, kind: f.kind, name: f.name.clone() }),
             assurance,
             required_actions: actions,
@@ -1613,18 +1867,19 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         let mut next = record.clone();
         next.state = answered.state;
         self.save_push(&id, &next, now).await?;
-        if answered.activate_device
-            && let Ok((mut factor, mut device)) = device
-        {
-            device.active = true;
-            factor.data = FactorData::Push(Box::new(device));
-            factor.version += 1;
-            self.store.update_factor(&factor).await?;
-        }
+        // An approved activation does not activate the device here: the enrollment does, for
+        // its session (`push_enrollment_status`), so that the device is recorded as enrolled
+        // in that session, the account is told, and a revoked session activates nothing.
         if answered.state == ChallengeState::FraudReported
             && let Ok(account) = Uuid::parse_str(&record.account)
         {
-            self.audit(now, AuditEvent::PushFraudReported { account: AccountId(account) });
+            let account = AccountId(account);
+            self.audit(now, AuditEvent::PushFraudReported { account });
+            if let Some(a) = self.store.account(account).await? {
+                let notice =
+                    Notice::PushFraudReported { product: self.config.product.clone(), at: now };
+                self.notify(&a, notice, &id, now).await;
+            }
         }
         Ok(())
     }
@@ -1642,35 +1897,58 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
     }
 
     /// Starts a step-up: a second-factor challenge for a signed-in session, without the
-    /// password. Finish it like a login; the result's session carries a fresh
-    /// `second_factor_at`.
+    /// password, over the factors that existed before the session (one it enrolled never
+    /// counts). Finish it like a login: the result is [`LoginStep::SteppedUp`] with the
+    /// stored session's `second_factor_at` fresh.
     ///
     /// # Errors
-    /// [`LoginError::MethodUnavailable`] if the account has no usable factor.
+    /// [`LoginError::MethodUnavailable`] if no such factor is usable (sign in again),
+    /// [`LoginError::NotSignedIn`] for a revoked session.
     pub async fn begin_step_up(
         &self,
         session: &Session,
         client: &ClientInfo,
         now: SystemTime,
     ) -> Result<LoginStep, LoginError> {
-        let account = self.store.account(session.account).await?.ok_or(LoginError::FlowExpired)?;
-        match self.after_password(&account, false, Vec::new(), true, client, now).await? {
+        Self::require_full(session)?;
+        let account = self.account_of(session).await?;
+        // The stored session: what it enrolled is recorded there, not in the caller's copy.
+        let session = self.stored_copy(session).await?;
+        let step = self
+            .after_password(&account, false, Vec::new(), Some(&session), client, true, now)
+            .await?;
+        match step {
             step @ LoginStep::Challenge(_) => Ok(step),
             _ => Err(LoginError::MethodUnavailable),
         }
     }
 
-    /// May `session` enroll a factor now? The first usable factor needs only the password
-    /// (forced enrollment); further ones need a fresh second factor.
+    /// May `session` enroll a factor now? An enrollment-only session may, within the
+    /// enrollment time and after the proof its account owes, and so may go on the session it
+    /// became; a session of an account without a usable factor (grace period) may shortly
+    /// after the password; any other needs a fresh second factor.
     async fn may_enroll(&self, session: &Session, now: SystemTime) -> Result<Account, LoginError> {
-        let account = self.store.account(session.account).await?.ok_or(LoginError::FlowExpired)?;
+        let account = self.account_of(session).await?;
+        Self::check_enrollment_room(session)?;
+        let recent_password =
+            unix(now).saturating_sub(session.password_at) <= self.config.enrollment_ttl.as_secs();
+        if session.enrollment_only {
+            if session.proof == EnrollmentProof::Required {
+                return Err(LoginError::ProofRequired);
+            }
+            if !recent_password {
+                return Err(LoginError::NotSignedIn);
+            }
+            return Ok(account);
+        }
+        if session.forced_enrollment && recent_password {
+            return Ok(account);
+        }
         let (usable, _) = self.usable(&account, now).await?;
         let has_second = usable.iter().any(|f| f.kind != FactorKind::RecoveryCodes);
-        if has_second {
+        if has_second || account.had_second_factor {
             self.require_step_up(session, now)?;
-        } else if unix(now).saturating_sub(session.password_at)
-            > self.config.enrollment_ttl.as_secs()
-        {
+        } else if !recent_password {
             return Err(LoginError::StepUpRequired);
         }
         Ok(account)
@@ -1688,12 +1966,6 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         if !self.config.policy.retirement.allows(kind, now) {
             return Err(LoginError::MethodUnavailable);
         }
-        let existing = self.store.factors(account.id).await?;
-        let first = !existing.iter().any(|f| {
-            f.kind != FactorKind::RecoveryCodes
-                && !matches!(f.data, FactorData::Phone { .. })
-                && self.config.policy.retirement.allows(f.kind, now)
-        });
         let factor = Factor {
             id: FactorId(self.uuid()),
             account: account.id,
@@ -1703,58 +1975,100 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             last_used: Some(unix(now)),
             version: 1,
             data,
+            suspended: None,
         };
-        self.store.add_factor(&factor).await?;
-        self.audit(now, AuditEvent::FactorEnrolled { account: account.id, kind });
-        let has_codes = existing.iter().any(|f| f.kind == FactorKind::RecoveryCodes);
-        let recovery_codes = if first && !has_codes {
-            Some(self.issue_recovery_codes(account.id, None, now).await?)
-        } else {
+        self.change_factors_for(session, FactorChange::Add(factor.clone())).await?;
+        self.complete_enrollment(session, account, &factor, now).await
+    }
+
+    /// What every enrollment does once its factor is stored: remembers that the account has
+    /// a second factor, records it in the session (which it does not make fresh), tells the
+    /// account's address, and issues recovery codes when the account has none.
+    async fn complete_enrollment(
+        &self,
+        session: &Session,
+        account: &Account,
+        factor: &Factor,
+        now: SystemTime,
+    ) -> Result<Enrolled, LoginError> {
+        self.audit(now, AuditEvent::FactorEnrolled { account: account.id, kind: factor.kind });
+        // The address hears of it whatever happens to the session next.
+        let notice = Notice::FactorAdded {
+            product: self.config.product.clone(),
+            kind: notify::label(factor.kind),
+            name: factor.name.clone(),
+            at: now,
+        };
+        self.notify(account, notice, &factor.id.to_string(), now).await;
+        self.remember_second_factor(account.id).await?;
+        let session = self.enrolled_in(session, factor.id).await?;
+        let has_codes = self
+            .store
+            .factors(account.id)
+            .await?
+            .iter()
+            .any(|f| f.kind == FactorKind::RecoveryCodes);
+        let recovery_codes = if has_codes {
             None
+        } else {
+            Some(self.issue_recovery_codes(&session, None, now).await?)
         };
         Ok(Enrolled {
-            factor: MethodView { factor: factor.id, kind, name: factor.name.clone() },
+            factor: MethodView { factor: factor.id, kind: factor.kind, name: factor.name.clone() },
             recovery_codes,
-            session: Session {
-                second_factor_at: Some(unix(now)),
-                enrollment_only: false,
-                ..*session
-            },
+            session,
         })
+    }
+
+    /// Sets the account's `had_second_factor` (compare-and-swap, retried).
+    async fn remember_second_factor(&self, account: AccountId) -> Result<(), LoginError> {
+        for _ in 0..8 {
+            let mut a = self.store.account(account).await?.ok_or(LoginError::NotSignedIn)?;
+            if a.had_second_factor {
+                return Ok(());
+            }
+            a.had_second_factor = true;
+            a.version += 1;
+            match self.store.update_account(&a).await {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Stale) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(LoginError::Store(StoreError::Unavailable("account too contended".into())))
     }
 
     async fn issue_recovery_codes(
         &self,
-        account: AccountId,
+        session: &Session,
         replace: Option<&Factor>,
         now: SystemTime,
     ) -> Result<Vec<String>, LoginError> {
         let (codes, set) =
             self.with_rng(|r| self.services.recovery.generate(self.config.recovery_codes, r));
         let shown = codes.iter().map(|c| c.expose_secret().to_owned()).collect();
-        match replace {
+        let change = match replace {
             Some(old) => {
                 let mut f = old.clone();
                 f.data = FactorData::RecoveryCodes { stored: set.to_stored() };
                 f.version += 1;
                 f.created = unix(now);
-                self.store.update_factor(&f).await?;
+                FactorChange::Update(f)
             }
-            None => {
-                let f = Factor {
-                    id: FactorId(self.uuid()),
-                    account,
-                    kind: FactorKind::RecoveryCodes,
-                    name: "Recovery codes".into(),
-                    created: unix(now),
-                    last_used: None,
-                    version: 1,
-                    data: FactorData::RecoveryCodes { stored: set.to_stored() },
-                };
-                self.store.add_factor(&f).await?;
-            }
-        }
-        self.audit(now, AuditEvent::RecoveryCodesIssued { account });
+            None => FactorChange::Add(Factor {
+                id: FactorId(self.uuid()),
+                account: session.account,
+                kind: FactorKind::RecoveryCodes,
+                name: "Recovery codes".into(),
+                created: unix(now),
+                last_used: None,
+                version: 1,
+                data: FactorData::RecoveryCodes { stored: set.to_stored() },
+                suspended: None,
+            }),
+        };
+        self.change_factors_for(session, change).await?;
+        self.audit(now, AuditEvent::RecoveryCodesIssued { account: session.account });
         Ok(shown)
     }
 
@@ -2102,6 +2416,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             last_used: None,
             version: 1,
             data: FactorData::Push(Box::new(registered.device.clone())),
+            suspended: None,
         };
         self.store.add_factor(&factor).await?;
         if let Some(seed) = &registered.offline_totp_seed {
@@ -2123,6 +2438,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                     profile: mfa_totp::Profile::DEFAULT,
                     last_step: None,
                 },
+                suspended: None,
             };
             // Kept aside until the device is active (see push_enrollment_status).
             self.store
@@ -2188,6 +2504,13 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                     .map_err(|e| LoginError::Refused(e.to_string()))?;
                 let challenge = self.record_push(*account, &issued.record, now).await?;
                 let _ = self.push_sender.send(&device.push_token, &issued.hint).await;
+                // From now on the device is this session's making: it never steps it up.
+                self.modify_session(&session.id, |s| {
+                    if !s.enrolled.contains(&fid) {
+                        s.enrolled.push(fid);
+                    }
+                })
+                .await?;
                 let next = Enrollment::Push {
                     account: *account,
                     stage: PushStage::Activating { factor: fid, challenge },
@@ -2204,54 +2527,34 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                         Ok(PushEnrollmentStatus::ConfirmNumber { number: record.number })
                     }
                     ChallengeState::Approved => {
-                        let account_rec =
-                            self.store.account(*account).await?.ok_or(LoginError::FlowExpired)?;
-                        let f = self
+                        let account_rec = self.account_of(session).await?;
+                        let mut f = self
                             .store
                             .factors(*account)
                             .await?
                             .into_iter()
                             .find(|f| f.id == *factor)
                             .ok_or(LoginError::Internal)?;
+                        // The phone approved its activation: activate it for this session.
+                        if let FactorData::Push(device) = &mut f.data {
+                            device.active = true;
+                        }
+                        f.version += 1;
+                        self.change_factors_for(session, FactorChange::Update(f.clone())).await?;
                         if let Some(seed) = self
                             .store
                             .take_flow(&flow_key("pushseed", &factor.to_string()), now)
                             .await?
                         {
                             let totp: Factor = serde_json::from_slice(&seed)?;
-                            self.store.add_factor(&totp).await?;
+                            self.change_factors_for(session, FactorChange::Add(totp.clone()))
+                                .await?;
+                            // The offline codes are a factor of this session's making too.
+                            self.enrolled_in(session, totp.id).await?;
                         }
-                        self.audit(
-                            now,
-                            AuditEvent::FactorEnrolled {
-                                account: *account,
-                                kind: FactorKind::Push,
-                            },
-                        );
-                        let existing = self.store.factors(*account).await?;
-                        let first = existing
-                            .iter()
-                            .filter(|x| {
-                                x.kind != FactorKind::RecoveryCodes
-                                    && self.config.policy.retirement.allows(x.kind, now)
-                            })
-                            .count()
-                            <= 2
-                            && !existing.iter().any(|x| x.kind == FactorKind::RecoveryCodes);
-                        let recovery_codes = if first {
-                            Some(self.issue_recovery_codes(account_rec.id, None, now).await?)
-                        } else {
-                            None
-                        };
-                        Ok(PushEnrollmentStatus::Enrolled(Enrolled {
-                            factor: MethodView { factor: f.id, kind: f.kind, name: f.name },
-                            recovery_codes,
-                            session: Session {
-                                second_factor_at: Some(unix(now)),
-                                enrollment_only: false,
-                                ..*session
-                            },
-                        }))
+                        let enrolled =
+                            self.complete_enrollment(session, &account_rec, &f, now).await?;
+                        Ok(PushEnrollmentStatus::Enrolled(Box::new(enrolled)))
                     }
                     _ => {
                         // Wrong number or denied: the device is removed.
@@ -2285,6 +2588,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             .into_iter()
             .map(|f| FactorStatus {
                 retired: self.config.policy.retirement.retired(f.kind, now).map(|r| r.reason),
+                suspended: f.suspended,
                 created: f.created,
                 last_used: f.last_used,
                 method: MethodView { factor: f.id, kind: f.kind, name: f.name },
@@ -2306,6 +2610,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         now: SystemTime,
     ) -> Result<(), LoginError> {
         self.require_step_up(session, now)?;
+        self.account_of(session).await?;
         let factors = self.store.factors(session.account).await?;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
@@ -2318,12 +2623,60 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             factors.into_iter().find(|f| f.id == factor).ok_or(LoginError::MethodUnavailable)?;
         f.name = name.to_owned();
         f.version += 1;
-        self.store.update_factor(&f).await?;
+        self.change_factors_for(session, FactorChange::Update(f)).await?;
         self.audit(now, AuditEvent::FactorRenamed { account: session.account });
         Ok(())
     }
 
-    /// Removes a factor (step-up required); never the last usable second factor.
+    /// Re-enables a suspended factor (a security key suspended as a possible clone), for a
+    /// session freshly stepped up with another factor. Registering the key again is the
+    /// other way back.
+    ///
+    /// # Errors
+    /// [`LoginError::StepUpRequired`], [`LoginError::MethodUnavailable`] for a factor that is
+    /// not suspended or not the account's.
+    pub async fn reinstate_factor(
+        &self,
+        session: &Session,
+        factor: FactorId,
+        now: SystemTime,
+    ) -> Result<(), LoginError> {
+        self.require_step_up(session, now)?;
+        let account = self.account_of(session).await?;
+        let mut f = self
+            .store
+            .factors(session.account)
+            .await?
+            .into_iter()
+            .find(|f| f.id == factor)
+            .ok_or(LoginError::MethodUnavailable)?;
+        let Some(suspension) = f.suspended else { return Err(LoginError::MethodUnavailable) };
+        // The proof must come from another factor, verified after the suspension: a session
+        // made fresh by the key itself (a clone's) cannot bring it back.
+        if session.second_factor == Some(factor)
+            || session.second_factor_at.is_none_or(|t| t < suspension.since)
+        {
+            return Err(LoginError::StepUpRequired);
+        }
+        f.suspended = None;
+        f.version += 1;
+        let (kind, name) = (f.kind, f.name.clone());
+        self.change_factors_for(session, FactorChange::Update(f)).await?;
+        self.audit(now, AuditEvent::FactorReinstated { account: session.account, kind });
+        let notice = Notice::FactorReinstated {
+            product: self.config.product.clone(),
+            kind: notify::label(kind),
+            name,
+            at: now,
+        };
+        self.notify(&account, notice, &format!("{factor}\u{0}{}", unix(now)), now).await;
+        Ok(())
+    }
+
+    /// Removes a factor (step-up required); never the last usable second factor, even
+    /// against a concurrent removal (the store checks it atomically). The account is told,
+    /// and every other session and known device ends; the asking session goes on, and is
+    /// returned as it now stands.
     ///
     /// # Errors
     /// [`LoginError::StepUpRequired`], [`LoginError::LastFactor`].
@@ -2332,24 +2685,37 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         session: &Session,
         factor: FactorId,
         now: SystemTime,
-    ) -> Result<(), LoginError> {
+    ) -> Result<Session, LoginError> {
         self.require_step_up(session, now)?;
-        let account = self.store.account(session.account).await?.ok_or(LoginError::FlowExpired)?;
+        let account = self.account_of(session).await?;
         let (usable, _) = self.usable(&account, now).await?;
         let factors = self.store.factors(account.id).await?;
         let target =
             factors.iter().find(|f| f.id == factor).ok_or(LoginError::MethodUnavailable)?;
-        let remaining =
-            usable.iter().filter(|f| f.id != factor && f.kind != FactorKind::RecoveryCodes).count();
         let counts =
             usable.iter().any(|f| f.id == factor) && target.kind != FactorKind::RecoveryCodes;
-        if counts && remaining == 0 {
+        let keep_one_of = counts.then(|| {
+            usable
+                .iter()
+                .filter(|f| f.id != factor && f.kind != FactorKind::RecoveryCodes)
+                .map(|f| f.id)
+                .collect::<Vec<_>>()
+        });
+        if keep_one_of.as_ref().is_some_and(Vec::is_empty) {
             return Err(LoginError::LastFactor);
         }
-        if self.store.remove_factor(account.id, factor).await? {
-            self.audit(now, AuditEvent::FactorRemoved { account: account.id, kind: target.kind });
-        }
-        Ok(())
+        self.change_factors_for(session, FactorChange::Remove { factor, keep_one_of }).await?;
+        self.audit(now, AuditEvent::FactorRemoved { account: account.id, kind: target.kind });
+        let notice = Notice::FactorRemoved {
+            product: self.config.product.clone(),
+            kind: notify::label(target.kind),
+            name: target.name.clone(),
+            at: now,
+        };
+        self.notify(&account, notice, &factor.to_string(), now).await;
+        self.revoke(account.id, Some(session), RevocationReason::FactorRemoved, now)
+            .await?
+            .ok_or(LoginError::NotSignedIn)
     }
 
     /// Replaces the recovery codes (step-up required); returns the new codes to show once.
@@ -2362,68 +2728,123 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         now: SystemTime,
     ) -> Result<Vec<String>, LoginError> {
         self.require_step_up(session, now)?;
+        let account = self.account_of(session).await?;
         let old = self
             .store
             .factors(session.account)
             .await?
             .into_iter()
             .find(|f| f.kind == FactorKind::RecoveryCodes);
-        self.issue_recovery_codes(session.account, old.as_ref(), now).await
+        let codes = self.issue_recovery_codes(session, old.as_ref(), now).await?;
+        let notice =
+            Notice::RecoveryCodesRegenerated { product: self.config.product.clone(), at: now };
+        self.notify(&account, notice, &unix(now).to_string(), now).await;
+        Ok(codes)
     }
 
-    /// Changes the password (step-up required); the new one must pass the password policy.
+    /// Checks the current password of a signed-in user (re-authentication for a sensitive
+    /// change), throttled like a login.
+    async fn verify_current_password(
+        &self,
+        account: &Account,
+        password: &str,
+        now: SystemTime,
+    ) -> Result<(), LoginError> {
+        let key = flow_key("pw-acct", &account.id.to_string());
+        self.throttle_wait(&key, now).await?;
+        let pw = Password::new(password).map_err(|_| LoginError::InvalidCredentials);
+        let verified = match pw {
+            Ok(pw) => self
+                .services
+                .passwords
+                .verify(pw, account.password_hash.clone())
+                .map_err(|_| LoginError::Internal)?
+                .await
+                .is_ok(),
+            Err(_) => false,
+        };
+        if !verified {
+            self.fail(&key, now).await?;
+            self.audit(
+                now,
+                AuditEvent::LoginFailed {
+                    account: Some(account.id),
+                    reason: FailureReason::WrongPassword,
+                },
+            );
+            return Err(LoginError::InvalidCredentials);
+        }
+        Ok(())
+    }
+
+    /// Changes the password: the current password and a fresh second factor are required
+    /// (ASVS 6.2.3), the new one must pass the password policy. Every other session and
+    /// known device ends in the same atomic write; the account is told. Returns the asking
+    /// session as it now stands.
     ///
     /// # Errors
-    /// [`LoginError::StepUpRequired`], [`LoginError::Refused`].
+    /// [`LoginError::StepUpRequired`], [`LoginError::InvalidCredentials`] for a wrong
+    /// current password, [`LoginError::Refused`] for a new one the policy refuses.
     pub async fn change_password(
         &self,
         session: &Session,
+        current_password: &str,
         new_password: &str,
         now: SystemTime,
-    ) -> Result<(), LoginError> {
+    ) -> Result<Session, LoginError> {
         self.require_step_up(session, now)?;
-        let mut account =
-            self.store.account(session.account).await?.ok_or(LoginError::FlowExpired)?;
+        let mut account = self.account_of(session).await?;
+        self.verify_current_password(&account, current_password, now).await?;
         let username = account.username.as_ref().map(|u| u.normalized().to_owned());
         account.password_hash = self
             .new_password_hash(new_password, account.email.as_typed(), username.as_deref())
             .await?;
+        let session = &self.stored_copy(session).await?;
+        Self::bump_epoch(&mut account);
         account.version += 1;
         self.store.update_account(&account).await?;
         self.audit(now, AuditEvent::PasswordChanged { account: account.id });
-        Ok(())
+        let notice = Notice::PasswordChanged { product: self.config.product.clone(), at: now };
+        self.notify(&account, notice, &unix(now).to_string(), now).await;
+        self.after_revocation(&account, Some(session), RevocationReason::PasswordChanged, now)
+            .await?
+            .ok_or(LoginError::NotSignedIn)
     }
 
     /// Updates the profile fields of the settings dialog (no step-up: nothing here guards
-    /// the account).
+    /// the account; an enrollment-only session may not).
     ///
     /// # Errors
-    /// [`LoginError::Store`].
+    /// [`LoginError::MethodUnavailable`] while enrollment-only, [`LoginError::NotSignedIn`].
     pub async fn update_profile(
         &self,
         session: &Session,
         profile: crate::ProfileFields,
     ) -> Result<(), LoginError> {
-        let mut account =
-            self.store.account(session.account).await?.ok_or(LoginError::FlowExpired)?;
+        Self::require_full(session)?;
+        let mut account = self.account_of(session).await?;
         account.profile = profile;
         account.version += 1;
         Ok(self.store.update_account(&account).await?)
     }
 
-    /// Starts an email change (step-up required), in the ceremony's configured mode. The
-    /// notices are sent; in the immediate mode the login address changes now.
+    /// Starts an email change: the current password and a fresh second factor are required
+    /// (ASVS 7.5.1), in the ceremony's configured mode. The notices are sent; in the
+    /// immediate mode the login address changes now and every other session ends.
     ///
     /// # Errors
-    /// [`LoginError::StepUpRequired`], [`LoginError::Refused`] (invalid, same or taken).
+    /// [`LoginError::StepUpRequired`], [`LoginError::InvalidCredentials`] for a wrong
+    /// password, [`LoginError::Refused`] (invalid, same or taken).
     pub async fn change_email(
         &self,
         session: &Session,
+        current_password: &str,
         new_email: &str,
         now: SystemTime,
     ) -> Result<EmailChangeStarted, LoginError> {
         self.require_step_up(session, now)?;
-        let account = self.store.account(session.account).await?.ok_or(LoginError::FlowExpired)?;
+        let account = self.account_of(session).await?;
+        self.verify_current_password(&account, current_password, now).await?;
         let new = EmailAddress::parse(new_email).map_err(|e| LoginError::Refused(e.to_string()))?;
         self.check_lookalike(&new)?;
         let taken = self
@@ -2440,24 +2861,37 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             .with_rng(|r| self.services.email_change.start(request, |_| taken, now, r))
             .map_err(|e| LoginError::Refused(e.to_string()))?;
         self.audit(now, AuditEvent::EmailChangeStarted { account: account.id });
-        let login_email = self.apply_email_step(&account, &step, now).await?;
+        let login_email = self.apply_email_step(&account, &step, Some(session), now).await?;
         Ok(EmailChangeStarted {
             awaiting_confirmation: step.set_login_email.is_none(),
             login_email: login_email.unwrap_or(account.email),
         })
     }
 
+    /// Applies a step of the email-change ceremony. A switch of the login address ends
+    /// every session but `keep` in the same atomic write.
     async fn apply_email_step(
         &self,
         account: &Account,
         step: &mfa_email_identity::ChangeStep,
+        keep: Option<&Session>,
         now: SystemTime,
     ) -> Result<Option<EmailAddress>, LoginError> {
         let mut changed = None;
+        let mut epoch = account.session_epoch;
         if let Some(email) = &step.set_login_email {
             let mut a = self.store.account(account.id).await?.ok_or(LoginError::FlowExpired)?;
+            if keep.is_some_and(|s| s.epoch != a.session_epoch) {
+                return Err(LoginError::NotSignedIn);
+            }
+            let keep = match keep {
+                Some(s) => Some(self.stored_copy(s).await?),
+                None => None,
+            };
+            let keep = keep.as_ref();
             a.canonical_email = self.config.canonicalizer.canonical(email);
             a.email = email.clone();
+            Self::bump_epoch(&mut a);
             a.version += 1;
             // The store's unique index decides whether the address is still free.
             self.store.update_account(&a).await.map_err(|e| match e {
@@ -2466,21 +2900,27 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 }
                 e => e.into(),
             })?;
+            self.after_revocation(&a, keep, RevocationReason::EmailChanged, now).await?;
+            epoch = a.session_epoch;
             changed = Some(email.clone());
         }
-        self.save_email_state(&step.state, now).await?;
+        self.save_email_state(&step.state, epoch, now).await?;
         for d in &step.deliveries {
             self.mailer.send(&d.to, &d.notice).await.map_err(|_| LoginError::Internal)?;
         }
         Ok(changed)
     }
 
+    /// Stores the ceremony's state under each of its tokens, with the account's session
+    /// epoch at that moment: a confirmation after a revocation (the owner changed the
+    /// password, reverted, signed everyone out) is void.
     async fn save_email_state(
         &self,
         state: &EmailChangeState,
+        epoch: u64,
         now: SystemTime,
     ) -> Result<(), LoginError> {
-        let bytes = serde_json::to_vec(state)?;
+        let bytes = serde_json::to_vec(&EmailFlow { epoch, state: state.clone() })?;
         let expires = match state.status() {
             mfa_email_identity::ChangeStatus::AwaitingConfirmation { expires } => expires,
             mfa_email_identity::ChangeStatus::Switched { revertible_until } => revertible_until,
@@ -2496,16 +2936,16 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         &self,
         token: &str,
         now: SystemTime,
-    ) -> Result<EmailChangeState, LoginError> {
+    ) -> Result<(EmailChangeState, u64), LoginError> {
         let key = flow_key("email", &TokenHash::of(token).to_base64url());
         let bytes = self.store.take_flow(&key, now).await?.ok_or(LoginError::FlowExpired)?;
-        let state: EmailChangeState =
+        let EmailFlow { epoch, state } =
             serde_json::from_slice(&bytes).map_err(|_| LoginError::FlowExpired)?;
         // The state is indexed by each of its tokens: retire the others too.
         for h in state.token_hashes() {
             let _ = self.store.take_flow(&flow_key("email", &h.to_base64url()), now).await;
         }
-        Ok(state)
+        Ok((state, epoch))
     }
 
     /// The new address confirms (the link's token).
@@ -2517,26 +2957,31 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         token: &str,
         now: SystemTime,
     ) -> Result<EmailAddress, LoginError> {
-        let state = self.take_email_state(token, now).await?;
+        let (state, epoch) = self.take_email_state(token, now).await?;
         let step = self.with_rng(|r| self.services.email_change.confirm(&state, token, now, r));
         let step = match step {
             Ok(s) => s,
             Err(e) => {
-                self.save_email_state(&state, now).await?;
+                self.save_email_state(&state, epoch, now).await?;
                 return Err(LoginError::Refused(e.to_string()));
             }
         };
         let account_id =
             AccountId(Uuid::parse_str(state.account()).map_err(|_| LoginError::Internal)?);
         let account = self.store.account(account_id).await?.ok_or(LoginError::FlowExpired)?;
+        if account.session_epoch != epoch {
+            // Asked for by a session that has been revoked since: the change is void (and
+            // stays taken).
+            return Err(LoginError::FlowExpired);
+        }
         let email =
-            self.apply_email_step(&account, &step, now).await?.ok_or(LoginError::Internal)?;
+            self.apply_email_step(&account, &step, None, now).await?.ok_or(LoginError::Internal)?;
         self.audit(now, AuditEvent::EmailChanged { account: account_id });
         Ok(email)
     }
 
-    /// The old address reverts (or cancels) a change with its link's token. The caller
-    /// should end the account's other sessions.
+    /// The old address reverts (or cancels) a change with its link's token. Whoever started
+    /// the change may hold a session: every session and known device of the account ends.
     ///
     /// # Errors
     /// [`LoginError::FlowExpired`], [`LoginError::Refused`].
@@ -2545,18 +2990,21 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         token: &str,
         now: SystemTime,
     ) -> Result<EmailAddress, LoginError> {
-        let state = self.take_email_state(token, now).await?;
+        let (state, epoch) = self.take_email_state(token, now).await?;
         let step = match self.services.email_change.revert(&state, token, now) {
             Ok(s) => s,
             Err(e) => {
-                self.save_email_state(&state, now).await?;
+                self.save_email_state(&state, epoch, now).await?;
                 return Err(LoginError::Refused(e.to_string()));
             }
         };
         let account_id =
             AccountId(Uuid::parse_str(state.account()).map_err(|_| LoginError::Internal)?);
         let account = self.store.account(account_id).await?.ok_or(LoginError::FlowExpired)?;
-        self.apply_email_step(&account, &step, now).await?;
+        if self.apply_email_step(&account, &step, None, now).await?.is_none() {
+            // A cancelled change switched nothing: end the sessions all the same.
+            self.revoke(account_id, None, RevocationReason::EmailChanged, now).await?;
+        }
         self.audit(now, AuditEvent::EmailChangeReverted { account: account_id });
         Ok(state.old_address().clone())
     }

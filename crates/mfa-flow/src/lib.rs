@@ -8,15 +8,25 @@
 //! stateDiagram-v2
 //!     [*] --> Password: identifier + password
 //!     Password --> Refused: unknown / wrong / username refused / throttled
-//!     Password --> MustEnroll: no usable second factor, grace over
-//!     Password --> Authenticated: no second factor, inside the grace period (AAL1)
+//!     Password --> MustEnroll: no usable second factor, never had one, grace over
+//!     Password --> Proof: no usable second factor, but had one (retired SMS, codes only)
+//!     Proof --> MustEnroll: code from the account's mailbox, or a recovery code
+//!     Password --> Authenticated: no second factor ever, inside the grace period (AAL1)
 //!     Password --> SecondFactor: preferred method started
 //!     SecondFactor --> SecondFactor: try another method / wrong code
 //!     SecondFactor --> Authenticated: code, assertion, approval or recovery code
 //!     SecondFactor --> Expired: flow time out
-//!     MustEnroll --> Authenticated: factor enrolled and confirmed
+//!     MustEnroll --> Enrolled: factor enrolled (the session is not made fresh)
+//!     Enrolled --> [*]
+//!     Authenticated --> Revoked: password, email or factors changed elsewhere; recovery code used
+//!     Authenticated --> TimedOut: absolute or idle limit of its assurance level
 //!     Authenticated --> [*]
 //! ```
+//!
+//! Sessions are library state ([`Session`], found by [`Auth::session`]): lifetimes per
+//! assurance level ([`SessionPolicy`]), revocation of every session and known-device token
+//! of an account by its session epoch, a notice to the account's address for every security
+//! change.
 //!
 //! Policy ([`Policy`]) is data and pure functions; the orchestrator ([`Auth`]) performs
 //! each step through [`Store`], [`Mailer`] and [`PushSender`], and records
@@ -50,16 +60,21 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub use audit::{AuditEvent, AuditSink, FailureReason, NoAudit};
 pub use auth::{
     Assurance, Auth, AuthConfig, Authenticated, ChallengeView, ClientInfo, EmailChangeStarted,
-    Enrolled, FactorPlan, FactorStatus, LoginError, LoginStep, MethodView, Prompt,
-    PushEnrollmentStatus, RequiredAction, RngSource, Services, Session, TotpEnrollment,
+    Enrolled, EnrollmentProof, FactorPlan, FactorStatus, LoginError, LoginStep, MethodView, Prompt,
+    PushEnrollmentStatus, RequiredAction, RevocationReason, RngSource, Services, Session,
+    SessionClient, SessionId, SessionToken, SessionView, TotpEnrollment, Unavailable,
     UnavailableFactor, Warning, plan_second_factor,
 };
-pub use model::{Account, AccountId, Factor, FactorData, FactorId, FactorKind, ProfileFields};
+pub use model::{
+    Account, AccountId, Factor, FactorData, FactorId, FactorKind, ProfileFields, Suspension,
+    SuspensionReason,
+};
 pub use policy::{
     EnrollmentGrace, MfaRequirement, Policy, Retirement, RetirementPolicy, RetirementReason,
-    StepUpPolicy, ThrottlePolicy, ThrottleState, UsernameDecision, UsernamePolicy,
+    SessionLimits, SessionPolicy, StepUpPolicy, ThrottlePolicy, ThrottleState, UsernameDecision,
+    UsernamePolicy,
 };
-pub use store::{Mailer, PushSender, Store, StoreError, StoreResult};
+pub use store::{FactorChange, Mailer, PushSender, Store, StoreError, StoreResult};
 
 pub(crate) fn unix(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())

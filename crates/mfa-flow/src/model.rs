@@ -68,6 +68,17 @@ pub struct Account {
     pub last_factor: Option<FactorId>,
     /// Profile fields.
     pub profile: ProfileFields,
+    /// The session epoch: a session or known-device token is valid only while it carries the
+    /// account's current epoch. Bumping it (a password change, an email change, a factor
+    /// removal, a recovery-code login, an administrator's reset) ends every session and
+    /// known-device token at once, atomically with the account update that bumps it.
+    #[serde(default)]
+    pub session_epoch: u64,
+    /// Whether the account has ever had a second factor (retired ones included). Such an
+    /// account never again enrolls a factor after the password alone: it must first prove
+    /// possession of its mailbox or a recovery code.
+    #[serde(default)]
+    pub had_second_factor: bool,
 }
 
 /// Kinds of second factor. The order of the variants is not the offer order; see
@@ -173,4 +184,27 @@ pub struct Factor {
     pub version: u64,
     /// What it holds.
     pub data: FactorData,
+    /// Set while the factor may not be used (a security key that looked cloned).
+    #[serde(default)]
+    pub suspended: Option<Suspension>,
+}
+
+/// Why a factor is suspended, and since when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suspension {
+    /// Why.
+    pub reason: SuspensionReason,
+    /// Since (Unix seconds).
+    pub since: u64,
+}
+
+/// Why a factor was suspended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SuspensionReason {
+    /// A WebAuthn signature counter went backwards: the key may have been cloned. It stays
+    /// suspended until the user, signed in freshly with another factor, re-enables it, or
+    /// registers it again.
+    PossibleClone,
 }

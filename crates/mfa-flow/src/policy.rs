@@ -273,6 +273,78 @@ impl ThrottlePolicy {
     }
 }
 
+/// How long a session lives: at most `absolute` from the sign-in, and at most `idle`
+/// without a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// From the sign-in, regardless of activity.
+    pub absolute: Duration,
+    /// Without any authenticated request.
+    pub idle: Duration,
+}
+
+/// Session lifetimes by assurance level, with NIST SP 800-63B-4 defaults (§2.2.3, §2.3.3):
+/// AAL2 24 h absolute / 1 h idle, AAL3 12 h / 15 min. AAL1 sessions (password only, inside an
+/// enrollment grace period) get AAL2's limits: the guidelines ask less (30 days), but an
+/// account without a second factor is the one to keep on a short leash. An enrollment-only
+/// session (a second factor must be enrolled first) lives 15 minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// Password only.
+    pub aal1: SessionLimits,
+    /// Password and a second factor.
+    pub aal2: SessionLimits,
+    /// Password and a phishing-resistant key.
+    pub aal3: SessionLimits,
+    /// A session that may only enroll a second factor.
+    pub enrollment_only: SessionLimits,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        let hours = |h: u64| Duration::from_secs(h * 3600);
+        let minutes = |m: u64| Duration::from_secs(m * 60);
+        let aal2 = SessionLimits { absolute: hours(24), idle: hours(1) };
+        Self {
+            aal1: aal2,
+            aal2,
+            aal3: SessionLimits { absolute: hours(12), idle: minutes(15) },
+            enrollment_only: SessionLimits { absolute: minutes(15), idle: minutes(15) },
+        }
+    }
+}
+
+impl SessionPolicy {
+    /// The limits for a session at `assurance` (or enrollment-only).
+    #[must_use]
+    pub fn limits(&self, assurance: crate::Assurance, enrollment_only: bool) -> SessionLimits {
+        if enrollment_only {
+            return self.enrollment_only;
+        }
+        match assurance {
+            crate::Assurance::Aal1 => self.aal1,
+            crate::Assurance::Aal2 => self.aal2,
+            _ => self.aal3,
+        }
+    }
+
+    /// Whether a session created at `created` and last seen at `last_seen` is still alive at
+    /// `now`.
+    #[must_use]
+    pub fn alive(
+        &self,
+        assurance: crate::Assurance,
+        enrollment_only: bool,
+        created: SystemTime,
+        last_seen: SystemTime,
+        now: SystemTime,
+    ) -> bool {
+        let l = self.limits(assurance, enrollment_only);
+        created.checked_add(l.absolute).is_some_and(|end| now < end)
+            && last_seen.checked_add(l.idle).is_some_and(|end| now < end)
+    }
+}
+
 /// The whole policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
@@ -286,6 +358,8 @@ pub struct Policy {
     pub step_up: StepUpPolicy,
     /// Throttling.
     pub throttle: ThrottlePolicy,
+    /// Session lifetimes.
+    pub sessions: SessionPolicy,
     /// Refuse sign-ups and email changes to an address that mixes scripts or reads as an
     /// ASCII word in another script (UTS #39 findings from `mfa-email-identity`), such as
     /// `аpple.com` with a Cyrillic `а`. On by default.
@@ -300,6 +374,7 @@ impl Default for Policy {
             mfa: MfaRequirement::default(),
             step_up: StepUpPolicy::default(),
             throttle: ThrottlePolicy::default(),
+            sessions: SessionPolicy::default(),
             refuse_lookalike_emails: true,
         }
     }

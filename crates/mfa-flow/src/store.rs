@@ -9,7 +9,7 @@ use mfa_email_identity::{CanonicalEmail, EmailAddress, Notice};
 use mfa_push::PushHint;
 
 use crate::policy::ThrottleState;
-use crate::{Account, AccountId, Factor, FactorId};
+use crate::{Account, AccountId, Factor, FactorId, Session, SessionId};
 
 /// Storage failures.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +30,33 @@ pub enum StoreError {
     /// A stored value could not be decoded.
     #[error("stored data is corrupt")]
     Corrupt,
+    /// The write was made under a session epoch the account has left: its sessions were
+    /// revoked since.
+    #[error("the account's sessions were revoked")]
+    Revoked,
+    /// The removal would leave none of the factors the caller said must remain.
+    #[error("the last usable factor cannot be removed")]
+    LastFactor,
+}
+
+/// A change to an account's factors made on behalf of a session: applied only while the
+/// account's session epoch is still the session's, atomically with that check. Exhaustive on
+/// purpose: every store must handle every change.
+#[derive(Debug, Clone)]
+pub enum FactorChange {
+    /// Adds a factor.
+    Add(Factor),
+    /// Replaces a factor if its stored version is `version - 1`.
+    Update(Factor),
+    /// Removes a factor; when `keep_one_of` is given, only if at least one of those other
+    /// factors still exists at that moment ([`StoreError::LastFactor`] otherwise), so two
+    /// concurrent removals cannot take an account's last two factors.
+    Remove {
+        /// The factor.
+        factor: FactorId,
+        /// Factors of which one must remain.
+        keep_one_of: Option<Vec<FactorId>>,
+    },
 }
 
 /// Result of storage operations.
@@ -129,7 +156,59 @@ pub trait Store: Send + Sync {
         f: impl Fn(ThrottleState) -> ThrottleState + Send + Sync,
     ) -> impl Future<Output = StoreResult<ThrottleState>> + Send;
 
-    /// Deletes expired flow records; returns how many.
+    /// Applies `change` if the account's session epoch is `epoch`
+    /// ([`StoreError::Revoked`] otherwise), in one atomic step with that check.
+    /// [`StoreError::NotFound`] for an unknown account or factor, [`StoreError::Stale`] for
+    /// an update that lost its compare-and-swap, [`StoreError::LastFactor`] for a refused
+    /// removal.
+    fn change_factors(
+        &self,
+        account: AccountId,
+        epoch: u64,
+        change: &FactorChange,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Stores a new session under the hash of its token, if the account's session epoch is
+    /// `session.epoch` ([`StoreError::Revoked`] otherwise; [`StoreError::NotFound`] without
+    /// the account).
+    fn create_session(
+        &self,
+        token_hash: &str,
+        session: &Session,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The session whose token hashes to `token_hash`, if it exists and carries the
+    /// account's current epoch.
+    fn session_by_token(
+        &self,
+        token_hash: &str,
+    ) -> impl Future<Output = StoreResult<Option<Session>>> + Send;
+
+    /// The session with this id, if it exists and carries the account's current epoch.
+    fn session(&self, id: &SessionId) -> impl Future<Output = StoreResult<Option<Session>>> + Send;
+
+    /// Replaces a session if its stored version is `session.version - 1` and the account's
+    /// session epoch is `session.epoch` ([`StoreError::Stale`] for a lost swap,
+    /// [`StoreError::NotFound`] for an ended or revoked session).
+    fn update_session(&self, session: &Session) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The account's live sessions (current epoch), oldest first.
+    fn sessions(
+        &self,
+        account: AccountId,
+    ) -> impl Future<Output = StoreResult<Vec<Session>>> + Send;
+
+    /// Ends the account's sessions: the one with id `only` when given, otherwise every one
+    /// except `keep`. Returns how many ended.
+    fn end_sessions(
+        &self,
+        account: AccountId,
+        only: Option<&SessionId>,
+        keep: Option<&SessionId>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Deletes expired flow records and sessions past their absolute expiry or of an old
+    /// epoch; returns how many.
     fn sweep(&self, now: SystemTime) -> impl Future<Output = StoreResult<u64>> + Send;
 }
 

@@ -29,7 +29,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mfa_email_identity::CanonicalEmail;
 use mfa_flow::{
-    Account, AccountId, Factor, FactorData, FactorId, Store, StoreError, StoreResult, ThrottleState,
+    Account, AccountId, Factor, FactorChange, FactorData, FactorId, Session, SessionId, Store,
+    StoreError, StoreResult, ThrottleState,
 };
 #[cfg(feature = "postgres")]
 use sqlx::PgPool;
@@ -98,6 +99,115 @@ fn factor_from(data: &str, version: i64, last_step: Option<i64>) -> StoreResult<
         *s = last_step.map(u64::try_from).transpose().map_err(|_| StoreError::Corrupt)?;
     }
     Ok(f)
+}
+
+fn session_from(data: &str, version: i64, epoch: i64) -> StoreResult<Session> {
+    let mut s: Session = serde_json::from_str(data).map_err(|_| StoreError::Corrupt)?;
+    s.version = u64::try_from(version).map_err(|_| StoreError::Corrupt)?;
+    s.epoch = u64::try_from(epoch).map_err(|_| StoreError::Corrupt)?;
+    Ok(s)
+}
+
+/// Opens a transaction that writes from its first statement: SQLite takes the database's
+/// write lock at once (`BEGIN IMMEDIATE`, waiting its busy timeout), so a transaction never
+/// has to upgrade a read lock and fail; PostgreSQL's row locks do the same per row.
+trait BeginWrite {
+    type Db: sqlx::Database;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>;
+}
+
+#[cfg(feature = "sqlite")]
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+}
+
+/// Runs the statements of a guarded factor change inside `$tx` (a write transaction whose
+/// first statement locked the account row at the expected epoch).
+macro_rules! factor_change {
+    ($tx:ident, $account:expr, $change:expr) => {{
+        match $change {
+            FactorChange::Add(f) => {
+                if f.account != $account {
+                    return Err(StoreError::NotFound);
+                }
+                sqlx::query("INSERT INTO factors (id, account, version, created, totp_last_step, data) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(f.id.to_string())
+                    .bind(f.account.to_string())
+                    .bind(to_i64(f.version)?)
+                    .bind(to_i64(f.created)?)
+                    .bind(totp_step(f)?)
+                    .bind(json(f)?)
+                    .execute(&mut *$tx)
+                    .await
+                    .map_err(db_error)?;
+            }
+            FactorChange::Update(f) => {
+                let previous = to_i64(f.version.checked_sub(1).ok_or(StoreError::Stale)?)?;
+                let n = sqlx::query("UPDATE factors SET version = $1, totp_last_step = $2, data = $3 WHERE id = $4 AND account = $5 AND version = $6")
+                    .bind(to_i64(f.version)?)
+                    .bind(totp_step(f)?)
+                    .bind(json(f)?)
+                    .bind(f.id.to_string())
+                    .bind($account.to_string())
+                    .bind(previous)
+                    .execute(&mut *$tx)
+                    .await
+                    .map_err(db_error)?
+                    .rows_affected();
+                if n != 1 {
+                    let exists = sqlx::query("SELECT 1 FROM factors WHERE id = $1 AND account = $2")
+                        .bind(f.id.to_string())
+                        .bind($account.to_string())
+                        .fetch_optional(&mut *$tx)
+                        .await
+                        .map_err(db_error)?
+                        .is_some();
+                    return Err(if exists { StoreError::Stale } else { StoreError::NotFound });
+                }
+            }
+            FactorChange::Remove { factor, keep_one_of } => {
+                if let Some(keep) = keep_one_of {
+                    let keep: Vec<String> =
+                        keep.iter().filter(|k| *k != factor).map(ToString::to_string).collect();
+                    let mut remaining = 0i64;
+                    // One lookup per id (an account has a handful of factors): no dynamic SQL.
+                    for k in &keep {
+                        let row = sqlx::query("SELECT 1 FROM factors WHERE id = $1 AND account = $2")
+                            .bind(k)
+                            .bind($account.to_string())
+                            .fetch_optional(&mut *$tx)
+                            .await
+                            .map_err(db_error)?;
+                        remaining += i64::from(row.is_some());
+                    }
+                    if remaining == 0 {
+                        return Err(StoreError::LastFactor);
+                    }
+                }
+                let n = sqlx::query("DELETE FROM factors WHERE id = $1 AND account = $2")
+                    .bind(factor.to_string())
+                    .bind($account.to_string())
+                    .execute(&mut *$tx)
+                    .await
+                    .map_err(db_error)?
+                    .rows_affected();
+                if n != 1 {
+                    return Err(StoreError::NotFound);
+                }
+            }
+        }
+    }};
 }
 
 fn totp_step(f: &Factor) -> StoreResult<Option<i64>> {
@@ -207,6 +317,14 @@ impl SqlStore {
         }
     }
 
+    /// The session `query` finds for `key` (its columns: data, version, epoch).
+    async fn session_where(&self, query: &'static str, key: &str) -> StoreResult<Option<Session>> {
+        with_pool!(self, pool => {
+            let row = sqlx::query(query).bind(key).fetch_optional(pool).await.map_err(db_error)?;
+            row.map(|r| session_from(&r.try_get::<String, _>(0).map_err(db_error)?, r.try_get(1).map_err(db_error)?, r.try_get(2).map_err(db_error)?)).transpose()
+        })
+    }
+
     /// The account whose column in `query` equals `key`.
     async fn account_where(&self, query: &'static str, key: &str) -> StoreResult<Option<Account>> {
         with_pool!(self, pool => {
@@ -221,12 +339,13 @@ impl Store for SqlStore {
         let data = json(a)?;
         let username = a.username.as_ref().map(|u| u.normalized().to_owned());
         with_pool!(self, pool => {
-            sqlx::query("INSERT INTO accounts (id, version, canonical_email, username, data) VALUES ($1, $2, $3, $4, $5)")
+            sqlx::query("INSERT INTO accounts (id, version, canonical_email, username, data, session_epoch) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(a.id.to_string())
                 .bind(to_i64(a.version)?)
                 .bind(a.canonical_email.as_str())
                 .bind(username)
                 .bind(data)
+                .bind(to_i64(a.session_epoch)?)
                 .execute(pool)
                 .await
                 .map_err(db_error)?;
@@ -256,13 +375,14 @@ impl Store for SqlStore {
         let username = a.username.as_ref().map(|u| u.normalized().to_owned());
         let previous = to_i64(a.version.checked_sub(1).ok_or(StoreError::Stale)?)?;
         let done = with_pool!(self, pool => {
-            sqlx::query("UPDATE accounts SET version = $1, canonical_email = $2, username = $3, data = $4 WHERE id = $5 AND version = $6")
+            sqlx::query("UPDATE accounts SET version = $1, canonical_email = $2, username = $3, data = $4, session_epoch = $7 WHERE id = $5 AND version = $6")
                 .bind(to_i64(a.version)?)
                 .bind(a.canonical_email.as_str())
                 .bind(username)
                 .bind(data)
                 .bind(a.id.to_string())
                 .bind(previous)
+                .bind(to_i64(a.session_epoch)?)
                 .execute(pool)
                 .await
                 .map_err(db_error)?
@@ -483,15 +603,159 @@ impl Store for SqlStore {
         Err(StoreError::Unavailable("throttle counter too contended".into()))
     }
 
+    async fn change_factors(
+        &self,
+        account: AccountId,
+        epoch: u64,
+        change: &FactorChange,
+    ) -> StoreResult<()> {
+        let epoch = to_i64(epoch)?;
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await.map_err(db_error)?;
+            // Lock the account row at the expected epoch: a concurrent epoch bump or another
+            // guarded change waits for this transaction, or this one for it.
+            let locked = sqlx::query("UPDATE accounts SET session_epoch = session_epoch WHERE id = $1 AND session_epoch = $2")
+                .bind(account.to_string())
+                .bind(epoch)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
+            if locked != 1 {
+                let exists = sqlx::query("SELECT 1 FROM accounts WHERE id = $1")
+                    .bind(account.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_error)?
+                    .is_some();
+                return Err(if exists { StoreError::Revoked } else { StoreError::NotFound });
+            }
+            factor_change!(tx, account, change);
+            tx.commit().await.map_err(db_error)?;
+            Ok(())
+        })
+    }
+
+    async fn create_session(&self, token_hash: &str, s: &Session) -> StoreResult<()> {
+        let data = json(s)?;
+        let done = with_pool!(self, pool => {
+            sqlx::query("INSERT INTO sessions (id, token_hash, account, epoch, version, expires, data) SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM accounts WHERE id = $3 AND session_epoch = $4)")
+                .bind(s.id.as_str())
+                .bind(token_hash)
+                .bind(s.account.to_string())
+                .bind(to_i64(s.epoch)?)
+                .bind(to_i64(s.version)?)
+                .bind(to_i64(s.expires)?)
+                .bind(data)
+                .execute(pool)
+                .await
+                .map_err(db_error)?
+                .rows_affected()
+        });
+        if done == 1 {
+            return Ok(());
+        }
+        if self.exists("SELECT 1 FROM accounts WHERE id = $1", &s.account.to_string()).await? {
+            Err(StoreError::Revoked)
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
+
+    async fn session_by_token(&self, token_hash: &str) -> StoreResult<Option<Session>> {
+        self.session_where("SELECT s.data, s.version, s.epoch FROM sessions s JOIN accounts a ON a.id = s.account WHERE s.token_hash = $1 AND s.epoch = a.session_epoch", token_hash).await
+    }
+
+    async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
+        self.session_where("SELECT s.data, s.version, s.epoch FROM sessions s JOIN accounts a ON a.id = s.account WHERE s.id = $1 AND s.epoch = a.session_epoch", id.as_str()).await
+    }
+
+    async fn update_session(&self, s: &Session) -> StoreResult<()> {
+        let data = json(s)?;
+        let previous = to_i64(s.version.checked_sub(1).ok_or(StoreError::Stale)?)?;
+        let done = with_pool!(self, pool => {
+            sqlx::query("UPDATE sessions SET version = $1, epoch = $2, expires = $3, data = $4 WHERE id = $5 AND account = $6 AND version = $7 AND EXISTS (SELECT 1 FROM accounts WHERE accounts.id = $6 AND accounts.session_epoch = $2)")
+                .bind(to_i64(s.version)?)
+                .bind(to_i64(s.epoch)?)
+                .bind(to_i64(s.expires)?)
+                .bind(data)
+                .bind(s.id.as_str())
+                .bind(s.account.to_string())
+                .bind(previous)
+                .execute(pool)
+                .await
+                .map_err(db_error)?
+                .rows_affected()
+        });
+        if done == 1 {
+            return Ok(());
+        }
+        // A lost swap (the row exists and the epoch holds) or a session that is gone.
+        let epoch_holds =
+            self.account(s.account).await?.is_some_and(|a| a.session_epoch == s.epoch);
+        if epoch_holds && self.exists("SELECT 1 FROM sessions WHERE id = $1", s.id.as_str()).await?
+        {
+            Err(StoreError::Stale)
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
+
+    async fn sessions(&self, account: AccountId) -> StoreResult<Vec<Session>> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query("SELECT s.data, s.version, s.epoch FROM sessions s JOIN accounts a ON a.id = s.account WHERE s.account = $1 AND s.epoch = a.session_epoch ORDER BY s.id")
+                .bind(account.to_string())
+                .fetch_all(pool)
+                .await
+                .map_err(db_error)?;
+            let mut out = rows.iter()
+                .map(|r| session_from(&r.try_get::<String, _>(0).map_err(db_error)?, r.try_get(1).map_err(db_error)?, r.try_get(2).map_err(db_error)?))
+                .collect::<StoreResult<Vec<Session>>>()?;
+            out.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+            Ok(out)
+        })
+    }
+
+    async fn end_sessions(
+        &self,
+        account: AccountId,
+        only: Option<&SessionId>,
+        keep: Option<&SessionId>,
+    ) -> StoreResult<u64> {
+        let (query, id) = match (only, keep) {
+            (Some(id), _) => ("DELETE FROM sessions WHERE account = $1 AND id = $2", id.as_str()),
+            (None, Some(id)) => {
+                ("DELETE FROM sessions WHERE account = $1 AND id <> $2", id.as_str())
+            }
+            // No session id has this form: the condition holds for every row.
+            (None, None) => ("DELETE FROM sessions WHERE account = $1 AND id <> $2", ""),
+        };
+        with_pool!(self, pool => {
+            Ok(sqlx::query(query)
+                .bind(account.to_string())
+                .bind(id)
+                .execute(pool)
+                .await
+                .map_err(db_error)?
+                .rows_affected())
+        })
+    }
+
     async fn sweep(&self, now: SystemTime) -> StoreResult<u64> {
         with_pool!(self, pool => {
-            let n = sqlx::query("DELETE FROM flows WHERE expires <= $1")
+            let flows = sqlx::query("DELETE FROM flows WHERE expires <= $1")
                 .bind(secs(now))
                 .execute(pool)
                 .await
                 .map_err(db_error)?
                 .rows_affected();
-            Ok(n)
+            let sessions = sqlx::query("DELETE FROM sessions WHERE expires <= $1 OR epoch <> (SELECT session_epoch FROM accounts WHERE accounts.id = sessions.account)")
+                .bind(secs(now))
+                .execute(pool)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
+            Ok(flows + sessions)
         })
     }
 }

@@ -16,6 +16,12 @@ use uuid::Uuid;
 
 use crate::at;
 
+mod sessions;
+
+pub use sessions::{
+    factor_changes, race_last_factor, race_revocation, session, session_hash, sessions,
+};
+
 /// An account for tests.
 #[must_use]
 pub fn account(n: u128, email: &str, username: Option<&str>) -> Account {
@@ -30,6 +36,8 @@ pub fn account(n: u128, email: &str, username: Option<&str>) -> Account {
         created: crate::T0,
         last_factor: None,
         profile: ProfileFields::default(),
+        session_epoch: 0,
+        had_second_factor: false,
     }
 }
 
@@ -49,6 +57,7 @@ pub fn totp_factor(n: u128, account: AccountId) -> Factor {
             profile: mfa_totp::Profile::DEFAULT,
             last_step: None,
         },
+        suspended: None,
     }
 }
 
@@ -70,6 +79,10 @@ where
     race_factor_update(make().await).await;
     race_lock(make().await).await;
     race_throttle(make().await).await;
+    sessions(make().await).await;
+    factor_changes(make().await).await;
+    race_revocation(make().await).await;
+    race_last_factor(make().await).await;
 }
 
 /// Accounts: unique canonical email and username, lookups, compare-and-swap updates.
@@ -324,6 +337,8 @@ pub async fn run_replicas<S: Store + Clone + 'static>(a: S, b: S) {
         (1, 1, 1),
         "across replicas: one TOTP success, one email claim, one flow take"
     );
+    let [a, b] = stores;
+    sessions::last_factor_across(a, b).await;
 }
 
 /// Every kind of factor data survives the store (adapters that serialize must handle each).

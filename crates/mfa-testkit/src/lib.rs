@@ -175,6 +175,41 @@ pub struct TestEnv {
     pub audit: AuditLog,
 }
 
+impl TestEnv {
+    /// The last email one-time code mailed to `to` (a login code, an enrollment code or a
+    /// mailbox proof).
+    #[must_use]
+    pub fn last_code(&self, to: &str) -> Option<String> {
+        self.outbox.sent().into_iter().rev().find_map(|(a, n)| match n {
+            Notice::EmailOneTimeCode { code, .. } if a.as_typed() == to => Some(code),
+            _ => None,
+        })
+    }
+
+    /// Proves the mailbox for an enrollment-only session whose account had a second factor,
+    /// the way its owner would: asks for a code and types the one that arrived.
+    ///
+    /// # Errors
+    /// The flow's error (`LoginError::MethodUnavailable` when no proof is due …).
+    pub async fn prove_mailbox(
+        &self,
+        session: &mfa_flow::Session,
+        now: SystemTime,
+    ) -> Result<mfa_flow::Session, mfa_flow::LoginError> {
+        use mfa_flow::Store as _;
+        let flow = self.auth.begin_enrollment_proof(session, now).await?;
+        let account = self
+            .auth
+            .store()
+            .account(session.account)
+            .await?
+            .ok_or(mfa_flow::LoginError::NotSignedIn)?;
+        let code =
+            self.last_code(account.email.as_typed()).ok_or(mfa_flow::LoginError::Internal)?;
+        self.auth.confirm_enrollment_proof(session, &flow, &code, now).await
+    }
+}
+
 /// A test environment with `config` (the product name "Example Portal").
 #[must_use]
 pub fn test_auth(config: AuthConfig, mode: mfa_email_identity::ChangeMode, seed: u8) -> TestEnv {

@@ -6,7 +6,8 @@ use std::time::SystemTime;
 
 use mfa_email_identity::CanonicalEmail;
 use mfa_flow::{
-    Account, AccountId, Factor, FactorData, FactorId, Store, StoreError, StoreResult, ThrottleState,
+    Account, AccountId, Factor, FactorChange, FactorData, FactorId, Session, SessionId, Store,
+    StoreError, StoreResult, ThrottleState,
 };
 
 #[derive(Debug, Default)]
@@ -15,6 +16,19 @@ struct Inner {
     factors: HashMap<FactorId, Factor>,
     flows: HashMap<String, (Vec<u8>, SystemTime)>,
     throttle: HashMap<String, ThrottleState>,
+    /// Sessions by id, with their token hash.
+    sessions: HashMap<SessionId, (String, Session)>,
+}
+
+impl Inner {
+    fn epoch(&self, account: AccountId) -> Option<u64> {
+        self.accounts.get(&account).map(|a| a.session_epoch)
+    }
+
+    /// Whether a stored session is of its account's current epoch.
+    fn live(&self, s: &Session) -> bool {
+        self.epoch(s.account) == Some(s.epoch)
+    }
 }
 
 /// The reference implementation of [`Store`], in memory. Clones share the data (like two
@@ -178,10 +192,127 @@ impl Store for MemoryStore {
         Ok(next)
     }
 
+    async fn change_factors(
+        &self,
+        account: AccountId,
+        epoch: u64,
+        change: &FactorChange,
+    ) -> StoreResult<()> {
+        let mut g = self.lock();
+        match g.epoch(account) {
+            None => return Err(StoreError::NotFound),
+            Some(e) if e != epoch => return Err(StoreError::Revoked),
+            Some(_) => {}
+        }
+        match change {
+            FactorChange::Add(f) => {
+                if f.account != account {
+                    return Err(StoreError::NotFound);
+                }
+                if g.factors.contains_key(&f.id) {
+                    return Err(StoreError::Conflict);
+                }
+                g.factors.insert(f.id, f.clone());
+            }
+            FactorChange::Update(f) => {
+                let current = g.factors.get(&f.id).ok_or(StoreError::NotFound)?;
+                if current.account != account || current.version + 1 != f.version {
+                    return Err(StoreError::Stale);
+                }
+                g.factors.insert(f.id, f.clone());
+            }
+            FactorChange::Remove { factor, keep_one_of } => {
+                if g.factors.get(factor).is_none_or(|f| f.account != account) {
+                    return Err(StoreError::NotFound);
+                }
+                if let Some(keep) = keep_one_of
+                    && !keep.iter().any(|k| {
+                        k != factor && g.factors.get(k).is_some_and(|f| f.account == account)
+                    })
+                {
+                    return Err(StoreError::LastFactor);
+                }
+                g.factors.remove(factor);
+            }
+        }
+        Ok(())
+    }
+
+    async fn create_session(&self, token_hash: &str, session: &Session) -> StoreResult<()> {
+        let mut g = self.lock();
+        match g.epoch(session.account) {
+            None => return Err(StoreError::NotFound),
+            Some(e) if e != session.epoch => return Err(StoreError::Revoked),
+            Some(_) => {}
+        }
+        if g.sessions.contains_key(&session.id) || g.sessions.values().any(|(t, _)| t == token_hash)
+        {
+            return Err(StoreError::Conflict);
+        }
+        g.sessions.insert(session.id.clone(), (token_hash.to_owned(), session.clone()));
+        Ok(())
+    }
+
+    async fn session_by_token(&self, token_hash: &str) -> StoreResult<Option<Session>> {
+        let g = self.lock();
+        Ok(g.sessions.values().find(|(t, s)| t == token_hash && g.live(s)).map(|(_, s)| s.clone()))
+    }
+
+    async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
+        let g = self.lock();
+        Ok(g.sessions.get(id).filter(|(_, s)| g.live(s)).map(|(_, s)| s.clone()))
+    }
+
+    async fn update_session(&self, session: &Session) -> StoreResult<()> {
+        let mut g = self.lock();
+        let live = g.epoch(session.account) == Some(session.epoch);
+        let (_, current) = g.sessions.get(&session.id).ok_or(StoreError::NotFound)?;
+        if !live || current.account != session.account {
+            return Err(StoreError::NotFound);
+        }
+        if current.version + 1 != session.version {
+            return Err(StoreError::Stale);
+        }
+        if let Some(entry) = g.sessions.get_mut(&session.id) {
+            entry.1 = session.clone();
+        }
+        Ok(())
+    }
+
+    async fn sessions(&self, account: AccountId) -> StoreResult<Vec<Session>> {
+        let g = self.lock();
+        let mut out: Vec<Session> = g
+            .sessions
+            .values()
+            .filter(|(_, s)| s.account == account && g.live(s))
+            .map(|(_, s)| s.clone())
+            .collect();
+        out.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+        Ok(out)
+    }
+
+    async fn end_sessions(
+        &self,
+        account: AccountId,
+        only: Option<&SessionId>,
+        keep: Option<&SessionId>,
+    ) -> StoreResult<u64> {
+        let mut g = self.lock();
+        let before = g.sessions.len();
+        g.sessions.retain(|id, (_, s)| {
+            s.account != account || only.is_some_and(|o| o != id) || keep.is_some_and(|k| k == id)
+        });
+        Ok(u64::try_from(before - g.sessions.len()).unwrap_or(u64::MAX))
+    }
+
     async fn sweep(&self, now: SystemTime) -> StoreResult<u64> {
         let mut g = self.lock();
-        let before = g.flows.len();
+        let before = g.flows.len() + g.sessions.len();
         g.flows.retain(|_, (_, exp)| now < *exp);
-        Ok(u64::try_from(before - g.flows.len()).unwrap_or(u64::MAX))
+        let now = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let epochs: HashMap<AccountId, u64> =
+            g.accounts.iter().map(|(id, a)| (*id, a.session_epoch)).collect();
+        g.sessions.retain(|_, (_, s)| now < s.expires && epochs.get(&s.account) == Some(&s.epoch));
+        Ok(u64::try_from(before - g.flows.len() - g.sessions.len()).unwrap_or(u64::MAX))
     }
 }

@@ -55,9 +55,12 @@ proptest! {
                 id: FactorId(Uuid::from_u128(5)), account: account.id, kind: FactorKind::Sms,
                 name: "sms".into(), created: mfa_testkit::T0, last_used: None, version: 1,
                 data: FactorData::Phone { masked_number: "•••".into() },
+                suspended: None,
             };
             e.auth.store().add_factor(&sms).await.unwrap();
             let LoginStep::MustEnroll { session, .. } = e.auth.login("p@example.com", PW, &client(), at(0)).await.unwrap() else { panic!() };
+            // The account had a factor (the retired SMS): the mailbox first.
+            let session = e.prove_mailbox(&session, at(0)).await.unwrap();
             let en = e.auth.begin_totp(&session, at(0)).await.unwrap();
             let app = TotpApp::scan(&en.uri).unwrap();
             let codes = e.auth.confirm_totp(&session, &en.flow, &app.code(at(0)), "app", at(0)).await.unwrap().recovery_codes.unwrap();
@@ -131,7 +134,7 @@ proptest! {
                         prop_assert!(r.is_err(), "the retired SMS factor was selectable");
                     }
                     Event::Sensitive => {
-                        let Some(s) = session else { continue };
+                        let Some(s) = session.clone() else { continue };
                         let r = e.auth.regenerate_recovery_codes(&s, at(now)).await;
                         let fresh = last_second_factor.is_some_and(|t| now - t <= 600);
                         prop_assert_eq!(r.is_ok(), fresh, "step-up freshness");

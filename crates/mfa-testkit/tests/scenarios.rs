@@ -6,7 +6,8 @@ use std::time::Duration;
 use mfa_email_identity::{ChangeMode, Notice, Username};
 use mfa_flow::{
     AuditEvent, AuthConfig, ClientInfo, Factor, FactorData, FactorId, FactorKind, LoginError,
-    LoginStep, Prompt, RequiredAction, RetirementReason, Store, UsernamePolicy, Warning,
+    LoginStep, Prompt, RequiredAction, RetirementReason, Store, Unavailable, UsernamePolicy,
+    Warning,
 };
 use mfa_testkit::{TestEnv, TotpApp, at, test_auth};
 use uuid::Uuid;
@@ -116,6 +117,7 @@ async fn sms_only_user_is_forced_to_enroll_totp() {
         last_used: None,
         version: 1,
         data: FactorData::Phone { masked_number: "+81 •••• ••12".into() },
+        suspended: None,
     };
     e.auth.store().add_factor(&sms).await.unwrap();
     let LoginStep::MustEnroll { session, unavailable, enrollable, .. } =
@@ -125,7 +127,10 @@ async fn sms_only_user_is_forced_to_enroll_totp() {
     };
     assert_eq!(unavailable.len(), 1);
     assert_eq!(unavailable[0].kind, FactorKind::Sms);
-    assert_eq!(unavailable[0].reason, RetirementReason::SpecificationChange);
+    assert_eq!(
+        unavailable[0].reason,
+        Unavailable::Retired { reason: RetirementReason::SpecificationChange }
+    );
     assert!(!enrollable.contains(&FactorKind::Sms));
     assert!(
         e.audit
@@ -135,9 +140,12 @@ async fn sms_only_user_is_forced_to_enroll_totp() {
     );
     // The enrollment-only session cannot do anything sensitive.
     assert_eq!(
-        e.auth.change_password(&session, "another long passphrase", at(11)).await.unwrap_err(),
+        e.auth.change_password(&session, PW, "another long passphrase", at(11)).await.unwrap_err(),
         LoginError::StepUpRequired
     );
+    // The account had a factor (SMS): the password alone does not enroll a new one.
+    assert_eq!(e.auth.begin_totp(&session, at(11)).await.unwrap_err(), LoginError::ProofRequired);
+    let session = e.prove_mailbox(&session, at(11)).await.unwrap();
     let enrollment = e.auth.begin_totp(&session, at(11)).await.unwrap();
     let app = TotpApp::scan(&enrollment.uri).unwrap();
     // A wrong first code does not enroll.
@@ -360,12 +368,12 @@ async fn email_change_immediate_with_notices_and_revert() {
     };
     // Without a fresh second factor: refused.
     assert_eq!(
-        e.auth.change_email(&done.session, "new@example.com", at(100 + 601)).await.unwrap_err(),
+        e.auth.change_email(&done.session, PW, "new@example.com", at(100 + 601)).await.unwrap_err(),
         LoginError::StepUpRequired
     );
     let started = e
         .auth
-        .change_email(&done.session, "ryuko.konaka+20231201@example.com", at(110))
+        .change_email(&done.session, PW, "ryuko.konaka+20231201@example.com", at(110))
         .await
         .unwrap();
     assert!(!started.awaiting_confirmation);
@@ -412,10 +420,10 @@ async fn email_change_confirm_mode_and_taken_address() {
         panic!()
     };
     assert!(matches!(
-        e.auth.change_email(&done.session, "TAKEN@example.com", at(110)).await.unwrap_err(),
+        e.auth.change_email(&done.session, PW, "TAKEN@example.com", at(110)).await.unwrap_err(),
         LoginError::Refused(_)
     ));
-    let started = e.auth.change_email(&done.session, "new@example.com", at(110)).await.unwrap();
+    let started = e.auth.change_email(&done.session, PW, "new@example.com", at(110)).await.unwrap();
     assert!(started.awaiting_confirmation);
     assert_eq!(
         started.login_email.as_typed(),
@@ -475,16 +483,20 @@ async fn sensitive_actions_need_step_up_and_the_last_factor_stays() {
     );
     // Step up, then it works.
     let s = challenge(e.auth.begin_step_up(&done.session, &client(), late).await.unwrap());
-    let LoginStep::Authenticated(fresh) =
+    let LoginStep::SteppedUp(fresh) =
         e.auth.submit_code(&s.flow, &app.code(late), late).await.unwrap()
     else {
         panic!()
     };
-    e.auth.rename_factor(&fresh.session, totp, "Work phone", late).await.unwrap();
-    assert_eq!(e.auth.regenerate_recovery_codes(&fresh.session, late).await.unwrap().len(), 10);
-    e.auth.change_password(&fresh.session, "a different long passphrase", late).await.unwrap();
+    e.auth.rename_factor(&fresh, totp, "Work phone", late).await.unwrap();
+    assert_eq!(e.auth.regenerate_recovery_codes(&fresh, late).await.unwrap().len(), 10);
+    let fresh =
+        e.auth.change_password(&fresh, PW, "a different long passphrase", late).await.unwrap();
     assert!(matches!(
-        e.auth.change_password(&fresh.session, "password", late).await.unwrap_err(),
+        e.auth
+            .change_password(&fresh, "a different long passphrase", "password", late)
+            .await
+            .unwrap_err(),
         LoginError::Refused(_)
     ));
 }
@@ -654,7 +666,7 @@ async fn look_alike_addresses_are_refused_by_default() {
         panic!()
     };
     assert!(matches!(
-        e.auth.change_email(&done.session, spoof, at(101)).await.unwrap_err(),
+        e.auth.change_email(&done.session, PW, spoof, at(101)).await.unwrap_err(),
         LoginError::Refused(_)
     ));
     // A policy that allows them.

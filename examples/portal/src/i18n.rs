@@ -1,6 +1,6 @@
 //! Every string a person reads, in Japanese and English.
 
-use mfa_flow::{FactorKind, LoginError, RetirementReason};
+use mfa_flow::{FactorKind, LoginError, RetirementReason, Unavailable};
 
 /// The page language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -213,6 +213,41 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
             "This page has expired. Please reload it.",
         ),
         "err_login_required" => ("ログインしてください。", "Please log in."),
+        "err_proof_required" => (
+            "このアカウントには以前の認証方法があります。新しい方法を追加する前に、メールで届くコードかリカバリーコードで本人確認をしてください。",
+            "This account had a sign-in method before. Confirm it is yours with a code sent to its email address, or a recovery code, before adding a new one.",
+        ),
+        "proof_help" => (
+            "以前の認証方法（SMS など）は使用できなくなりました。新しい認証方法を追加する前に、登録済みのメールアドレスに届くコード、またはリカバリーコードで本人確認をしてください。",
+            "Your earlier sign-in method (such as SMS) can no longer be used. Before adding a new one, confirm it is you with a code sent to your email address, or with one of your recovery codes.",
+        ),
+        "proof_send" => ("確認コードをメールで送信", "Email me a code"),
+        "proof_sent" => ("確認コードを送信しました。", "We sent you a code."),
+        "proof_recovery" => ("リカバリーコード", "Recovery code"),
+        "current_password" => ("現在のパスワード", "Current password"),
+        "password_changed" => (
+            "パスワードを変更しました。ほかのブラウザーからはログアウトしました。",
+            "Password changed. Every other browser was signed out.",
+        ),
+        "sessions" => ("ログイン中のブラウザー", "Signed-in browsers"),
+        "sessions_help" => (
+            "心当たりのないものは終了し、パスワードを変更してください。",
+            "End any you do not recognize, and change your password.",
+        ),
+        "this_browser" => ("このブラウザー", "This browser"),
+        "end_session" => ("ログアウトさせる", "Sign out"),
+        "end_other_sessions" => {
+            ("ほかのすべてのブラウザーからログアウト", "Sign out every other browser")
+        }
+        "sessions_ended" => {
+            ("ほかのブラウザーからログアウトしました。", "Every other browser was signed out.")
+        }
+        "signed_in_at" => ("ログイン:", "Signed in:"),
+        "last_seen" => ("最終アクセス:", "Last seen:"),
+        "suspended_clone" => {
+            ("複製された可能性があるため停止中", "suspended: it may have been copied")
+        }
+        "reinstate" => ("再度有効にする", "Re-enable"),
         _ => return "?",
     };
     match lang {
@@ -234,6 +269,8 @@ pub fn error_key(e: &LoginError) -> &'static str {
         LoginError::MethodUnavailable => "err_method",
         LoginError::StepUpRequired => "err_step_up",
         LoginError::LastFactor => "err_last_factor",
+        LoginError::NotSignedIn => "err_login_required",
+        LoginError::ProofRequired => "err_proof_required",
         LoginError::Refused(_) | LoginError::Malformed => "err_invalid",
         _ => "err_internal",
     }
@@ -261,5 +298,14 @@ pub fn retired_key(reason: RetirementReason) -> &'static str {
     match reason {
         RetirementReason::SpecificationChange => "sms_retired",
         _ => "retired_other",
+    }
+}
+
+/// The message for a factor that cannot be used.
+#[must_use]
+pub fn unavailable_key(reason: Unavailable) -> &'static str {
+    match reason {
+        Unavailable::Retired { reason } => retired_key(reason),
+        _ => "suspended_clone",
     }
 }

@@ -96,6 +96,22 @@ fn load_keys(dir: &Path) -> Result<DevKeys, String> {
     })
 }
 
+/// Deletes expired flows and sessions every `every`, for as long as the runtime runs.
+pub fn spawn_sweeper(app: &Arc<web::App>, every: Duration) {
+    let app = Arc::clone(app);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Err(e) =
+                mfa_flow::Store::sweep(app.auth.store(), std::time::SystemTime::now()).await
+            {
+                eprintln!("portal: sweep: {e}");
+            }
+        }
+    });
+}
+
 /// Builds the application from its configuration: data directory, keys, database (with
 /// migrations), mail, and the flows.
 ///

@@ -25,6 +25,7 @@ async fn main() {
             std::process::exit(1);
         }
     };
+    portal::spawn_sweeper(&app, std::time::Duration::from_secs(600));
     let listener = match tokio::net::TcpListener::bind(&config.listen).await {
         Ok(l) => l,
         Err(e) => {

@@ -13,14 +13,14 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mfa_email_identity::TokenHash;
 use mfa_flow::{
-    Auth, Authenticated, ChallengeView, ClientInfo, FactorId, FactorKind, LoginError, LoginStep,
-    PushEnrollmentStatus, RequiredAction, Session, Store,
+    Auth, Authenticated, ChallengeView, ClientInfo, EnrollmentProof, FactorId, FactorKind,
+    LoginError, LoginStep, PushEnrollmentStatus, RequiredAction, Session, SessionId, Store,
 };
 use mfa_store_sql::SqlStore;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::i18n::{Lang, error_key, kind_key, retired_key, t};
+use crate::i18n::{Lang, error_key, kind_key, retired_key, t, unavailable_key};
 use crate::mail::PortalMailer;
 use crate::push_hub::PushHub;
 
@@ -49,27 +49,36 @@ fn now() -> SystemTime {
     SystemTime::now()
 }
 
+/// The session cookie: before sign-in a random token, after it the `mfa-flow` session's own
+/// token (so signing in replaces whatever token the browser had: no fixation).
 const SESSION_COOKIE: &str = "portal_session";
-const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+const DEVICE_COOKIE: &str = "portal_device";
+/// How long the browser keeps the session cookie; the server's session decides far sooner.
+const COOKIE_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+/// How long the page state below is kept without a request.
+const UI_STATE_TTL: Duration = Duration::from_secs(24 * 3600);
+/// The longest cookie value read.
+const MAX_TOKEN_LEN: usize = 128;
 
-/// What the portal keeps per browser, server-side (the cookie holds a random token; the
-/// store holds this under the token's hash).
-#[derive(Clone, Default, Serialize, Deserialize)]
+/// Page state the portal keeps per browser, server-side under the hash of the cookie's
+/// token, and only while there is some: a request without a cookie writes nothing. No
+/// secret is kept here (recovery codes go to the browser once, in the answer that made
+/// them).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct WebSession {
-    csrf: String,
     lang: Option<Lang>,
-    auth: Option<Session>,
     login: Option<ChallengeView>,
     after_login: Option<String>,
-    recovery_codes: Option<Vec<String>>,
-    notice: Option<String>,
     warn_username: bool,
+    proof_flow: Option<String>,
 }
 
 struct Ctx {
     app: Shared,
     token: String,
     ws: WebSession,
+    /// The signed-in (or enrollment-only) session, as `mfa-flow` found it for this token.
+    session: Option<Session>,
     lang: Lang,
     new_cookie: bool,
     client: ClientInfo,
@@ -97,6 +106,14 @@ fn session_key(token: &str) -> String {
     format!("websession:{}", TokenHash::of(token).to_base64url())
 }
 
+impl App {
+    /// A cookie's name: `__Host-` prefixed behind https (the browser then insists on
+    /// `Secure`, `Path=/` and no `Domain`).
+    fn cookie_name(&self, name: &str) -> String {
+        if self.secure_cookies { format!("__Host-{name}") } else { name.to_owned() }
+    }
+}
+
 impl Ctx {
     async fn load(app: &Shared, headers: &HeaderMap) -> Self {
         let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
@@ -112,42 +129,47 @@ impl Ctx {
                 .map(browser_name)
                 .unwrap_or_default(),
             location: String::new(),
-            known_device: cookie(headers, "portal_device"),
+            known_device: cookie(headers, &app.cookie_name(DEVICE_COOKIE))
+                .filter(|t| t.len() <= MAX_TOKEN_LEN),
         };
-        if let Some(token) = cookie(headers, SESSION_COOKIE)
-            && let Ok(Some(bytes)) = app.auth.store().get_flow(&session_key(&token), now()).await
-            && let Ok(ws) = serde_json::from_slice::<WebSession>(&bytes)
-        {
-            let lang = ws.lang.unwrap_or_else(|| Lang::from_accept(accept));
-            return Self { app: app.clone(), token, ws, lang, new_cookie: false, client };
-        }
-        let ws = WebSession { csrf: random_token(), ..WebSession::default() };
-        Self {
-            app: app.clone(),
-            token: random_token(),
-            ws,
-            lang: Lang::from_accept(accept),
-            new_cookie: true,
-            client,
-        }
+        let token = cookie(headers, &app.cookie_name(SESSION_COOKIE))
+            .filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN);
+        let Some(token) = token else {
+            return Self {
+                app: app.clone(),
+                token: random_token(),
+                ws: WebSession::default(),
+                session: None,
+                lang: Lang::from_accept(accept),
+                new_cookie: true,
+                client,
+            };
+        };
+        let ws = match app.auth.store().get_flow(&session_key(&token), now()).await {
+            Ok(Some(bytes)) => serde_json::from_slice::<WebSession>(&bytes).unwrap_or_default(),
+            _ => WebSession::default(),
+        };
+        let session = app.auth.session(&token, now()).await.ok();
+        let lang = ws.lang.unwrap_or_else(|| Lang::from_accept(accept));
+        Self { app: app.clone(), token, ws, session, lang, new_cookie: false, client }
     }
 
-    /// Issues a new session token for the same state (after a login or a logout), so a
-    /// token planted before the login is worth nothing after it.
-    async fn rotate(&mut self) {
+    /// Moves the page state to a new cookie token: the signed-in session's after a login,
+    /// a fresh random one after a logout. A token planted before is worth nothing after.
+    async fn rotate_to(&mut self, token: String) {
         let _ = self.app.auth.store().take_flow(&session_key(&self.token), now()).await;
-        self.token = random_token();
+        self.token = token;
         self.new_cookie = true;
     }
 
+    /// Stores the page state, or deletes it when there is none.
     async fn save(&self) {
-        if let Ok(bytes) = serde_json::to_vec(&self.ws) {
-            let _ = self
-                .app
-                .auth
-                .store()
-                .put_flow(&session_key(&self.token), &bytes, now() + SESSION_TTL)
-                .await;
+        let store = self.app.auth.store();
+        let key = session_key(&self.token);
+        if self.ws == WebSession::default() {
+            let _ = store.take_flow(&key, now()).await;
+        } else if let Ok(bytes) = serde_json::to_vec(&self.ws) {
+            let _ = store.put_flow(&key, &bytes, now() + UI_STATE_TTL).await;
         }
     }
 
@@ -156,17 +178,19 @@ impl Ctx {
         let secure = if self.app.secure_cookies { "; Secure" } else { "" };
         if self.new_cookie
             && let Ok(v) = HeaderValue::from_str(&format!(
-                "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+                "{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+                self.app.cookie_name(SESSION_COOKIE),
                 self.token,
-                SESSION_TTL.as_secs()
+                COOKIE_MAX_AGE.as_secs()
             ))
         {
             h.append(header::SET_COOKIE, v);
         }
         if let Some(device) = extra
             && let Ok(v) = HeaderValue::from_str(&format!(
-                "portal_device={device}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-                90 * 24 * 3600
+                "{}={device}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+                self.app.cookie_name(DEVICE_COOKIE),
+                self.app.auth.config().known_device_ttl.as_secs()
             ))
         {
             h.append(header::SET_COOKIE, v);
@@ -174,13 +198,19 @@ impl Ctx {
         h
     }
 
+    /// The CSRF token: derived from the cookie's token (which a cross-site page cannot
+    /// read), so it needs no storage; sent back in a header and compared through hashes.
+    fn csrf(&self) -> String {
+        TokenHash::of(&format!("csrf\u{0}{}", self.token)).to_base64url()
+    }
+
     fn check_csrf(&self, headers: &HeaderMap) -> bool {
         let sent = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
-        !self.new_cookie && !sent.is_empty() && TokenHash::of(sent) == TokenHash::of(&self.ws.csrf)
+        !self.new_cookie && !sent.is_empty() && TokenHash::of(sent) == TokenHash::of(&self.csrf())
     }
 
     fn session(&self) -> Option<Session> {
-        self.ws.auth
+        self.session.clone()
     }
 
     fn reply(&self, status: StatusCode, body: Value, device: Option<String>) -> Response {
@@ -191,7 +221,8 @@ impl Ctx {
         let key = error_key(e);
         let status = match e {
             LoginError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-            LoginError::StepUpRequired => StatusCode::FORBIDDEN,
+            LoginError::StepUpRequired | LoginError::ProofRequired => StatusCode::FORBIDDEN,
+            LoginError::NotSignedIn => StatusCode::UNAUTHORIZED,
             LoginError::Internal | LoginError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         };
@@ -273,6 +304,13 @@ pub fn router(app: Shared) -> Router {
         .route("/api/mfa/remove", post(api_remove))
         .route("/api/mfa/rename", post(api_rename))
         .route("/api/mfa/recovery", post(api_recovery))
+        .route("/api/mfa/reinstate", post(api_reinstate))
+        .route("/api/mfa/proof/begin", post(api_proof_begin))
+        .route("/api/mfa/proof/confirm", post(api_proof_confirm))
+        .route("/api/mfa/proof/recovery", post(api_proof_recovery))
+        .route("/api/sessions", get(api_sessions))
+        .route("/api/sessions/end", post(api_session_end))
+        .route("/api/sessions/end-others", post(api_sessions_end_others))
         .route("/api/settings/profile", post(api_profile))
         .route("/api/settings/email", post(api_change_email))
         .route("/api/settings/password", post(api_password))
@@ -282,12 +320,18 @@ pub fn router(app: Shared) -> Router {
         .route("/push/fetch", post(push_fetch))
         .route("/push/respond", post(push_respond))
         .route("/push/poll", post(push_poll))
-        .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::map_response_with_state(app.clone(), security_headers))
         .with_state(app)
 }
 
-async fn security_headers(mut r: Response) -> Response {
+async fn security_headers(State(app): State<Shared>, mut r: Response) -> Response {
     let h = r.headers_mut();
+    if app.secure_cookies {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
@@ -318,10 +362,13 @@ async fn post_ctx(app: &Shared, headers: &HeaderMap) -> Result<Ctx, Response> {
 
 async fn api_session(State(app): State<Shared>, headers: HeaderMap) -> Response {
     let ctx = Ctx::load(&app, &headers).await;
-    ctx.save().await;
+    let session = ctx.session();
     let body = json!({
-        "ok": true, "csrf": ctx.ws.csrf, "lang": ctx.lang.tag(),
-        "authenticated": ctx.session().is_some_and(|s| !s.enrollment_only),
+        "ok": true, "csrf": ctx.csrf(), "lang": ctx.lang.tag(),
+        "authenticated": session.as_ref().is_some_and(|s| !s.enrollment_only),
+        "enrollment_only": session.as_ref().is_some_and(|s| s.enrollment_only),
+        "proof_required": session.as_ref().is_some_and(|s| s.proof == EnrollmentProof::Required),
+        "assurance": session.as_ref().map(|s| s.assurance),
         "login_pending": ctx.ws.login.is_some(),
     });
     ctx.reply(StatusCode::OK, body, None)
@@ -355,27 +402,34 @@ async fn apply_step(mut ctx: Ctx, step: LoginStep) -> Response {
             ctx.save().await;
             ctx.reply(StatusCode::OK, body, None)
         }
-        LoginStep::MustEnroll { session, unavailable, .. } => {
-            ctx.ws.auth = Some(session);
+        LoginStep::MustEnroll { session, session_token, unavailable, .. } => {
             ctx.ws.login = None;
-            ctx.rotate().await;
+            let proof_required = session.proof == EnrollmentProof::Required;
+            ctx.rotate_to(session_token.expose_secret().to_owned()).await;
+            ctx.session = Some(session);
             ctx.save().await;
-            ctx.reply(StatusCode::OK, json!({"ok": true, "next": "/mfa", "must_enroll": true, "unavailable": unavailable}), None)
+            ctx.reply(StatusCode::OK, json!({"ok": true, "next": "/mfa", "must_enroll": true, "proof_required": proof_required, "unavailable": unavailable}), None)
         }
         LoginStep::Authenticated(done) => finish_login(ctx, done).await,
+        LoginStep::SteppedUp(session) => {
+            ctx.ws.login = None;
+            let next = ctx.ws.after_login.take().unwrap_or_else(|| "/settings".into());
+            ctx.session = Some(session);
+            ctx.save().await;
+            ctx.reply(StatusCode::OK, json!({"ok": true, "next": next, "stepped_up": true}), None)
+        }
         LoginStep::Waiting => ctx.reply(StatusCode::OK, json!({"ok": true, "waiting": true}), None),
         _ => ctx.error(&LoginError::Internal),
     }
 }
 
 async fn finish_login(mut ctx: Ctx, done: Authenticated) -> Response {
-    let step_up = ctx.ws.after_login.take();
-    ctx.ws.auth = Some(done.session);
+    ctx.ws.after_login = None;
     ctx.ws.login = None;
     let offer = done.required_actions.contains(&RequiredAction::OfferBiometricKey);
-    let next = step_up
-        .unwrap_or_else(|| if offer { "/offer-biometric".into() } else { "/settings".into() });
-    ctx.rotate().await;
+    let next = if offer { "/offer-biometric" } else { "/settings" };
+    ctx.rotate_to(done.session_token.expose_secret().to_owned()).await;
+    ctx.session = Some(done.session);
     ctx.save().await;
     let body = json!({"ok": true, "next": next, "assurance": done.assurance, "required_actions": done.required_actions});
     ctx.reply(StatusCode::OK, body, Some(done.known_device))
@@ -458,8 +512,11 @@ async fn api_logout(State(app): State<Shared>, headers: HeaderMap) -> Response {
         Ok(c) => c,
         Err(r) => return r,
     };
-    ctx.ws = WebSession { csrf: ctx.ws.csrf.clone(), lang: ctx.ws.lang, ..WebSession::default() };
-    ctx.rotate().await;
+    if let Some(s) = ctx.session.take() {
+        let _ = app.auth.sign_out(&s, now()).await;
+    }
+    ctx.ws = WebSession { lang: ctx.ws.lang, ..WebSession::default() };
+    ctx.rotate_to(random_token()).await;
     ctx.save().await;
     ctx.reply(StatusCode::OK, json!({"ok": true, "next": "/login"}), None)
 }
@@ -469,6 +526,12 @@ async fn api_me(State(app): State<Shared>, headers: HeaderMap) -> Response {
     let Some(s) = ctx.session() else {
         return ctx.fail_key(StatusCode::UNAUTHORIZED, "err_login_required");
     };
+    if s.proof == EnrollmentProof::Required {
+        // The password alone, on an account that had a factor: nothing about the account
+        // until the mailbox or a recovery code is proven.
+        let body = json!({"ok": true, "enrollment_only": true, "proof_required": true});
+        return ctx.reply(StatusCode::OK, body, None);
+    }
     let Ok(Some(a)) = app.auth.store().account(s.account).await else {
         return ctx.error(&LoginError::Internal);
     };
@@ -480,6 +543,7 @@ async fn api_me(State(app): State<Shared>, headers: HeaderMap) -> Response {
     let body = json!({
         "ok": true, "email": a.email.as_typed(), "username": a.username.as_ref().map(|u| u.as_typed().to_owned()),
         "profile": a.profile, "factors": list, "enrollment_only": s.enrollment_only,
+        "proof_required": s.proof == EnrollmentProof::Required, "assurance": s.assurance,
     });
     ctx.reply(StatusCode::OK, body, None)
 }
@@ -509,9 +573,10 @@ fn authed(ctx: &Ctx) -> Result<Session, Response> {
     ctx.session().ok_or_else(|| ctx.fail_key(StatusCode::UNAUTHORIZED, "err_login_required"))
 }
 
-async fn enrolled(mut ctx: Ctx, e: mfa_flow::Enrolled) -> Response {
-    let was_forced = ctx.ws.auth.is_some_and(|s| s.enrollment_only);
-    ctx.ws.auth = Some(e.session);
+/// An enrollment finished. Recovery codes, when there are new ones, go to the browser in this
+/// answer only (the page shows them once); nothing keeps them here.
+fn enrolled(ctx: &Ctx, e: mfa_flow::Enrolled) -> Response {
+    let was_forced = ctx.session.as_ref().is_some_and(|s| s.enrollment_only);
     let next = if e.recovery_codes.is_some() {
         "/recovery"
     } else if was_forced {
@@ -519,8 +584,6 @@ async fn enrolled(mut ctx: Ctx, e: mfa_flow::Enrolled) -> Response {
     } else {
         "/mfa"
     };
-    ctx.ws.recovery_codes = e.recovery_codes.clone();
-    ctx.save().await;
     ctx.reply(
         StatusCode::OK,
         json!({"ok": true, "next": next, "factor": e.factor, "recovery_codes": e.recovery_codes}),
@@ -563,7 +626,7 @@ async fn api_totp_confirm(State(app): State<Shared>, headers: HeaderMap, body: J
         )
         .await
     {
-        Ok(e) => enrolled(ctx, e).await,
+        Ok(e) => enrolled(&ctx, e),
         Err(e) => ctx.error(&e),
     }
 }
@@ -593,7 +656,7 @@ async fn api_webauthn_finish(State(app): State<Shared>, headers: HeaderMap, body
         .finish_webauthn(&s, &field(&body, "flow"), &response, &field(&body, "name"), now())
         .await
     {
-        Ok(e) => enrolled(ctx, e).await,
+        Ok(e) => enrolled(&ctx, e),
         Err(e) => ctx.error(&e),
     }
 }
@@ -628,7 +691,7 @@ async fn api_push_status(State(app): State<Shared>, headers: HeaderMap, body: J)
             json!({"ok": true, "status": "confirm", "number": number}),
             None,
         ),
-        Ok(PushEnrollmentStatus::Enrolled(e)) => enrolled(ctx, e).await,
+        Ok(PushEnrollmentStatus::Enrolled(e)) => enrolled(&ctx, *e),
         Ok(_) => ctx.error(&LoginError::Internal),
         Err(e) => ctx.error(&e),
     }
@@ -650,7 +713,7 @@ async fn api_email_factor_confirm(
     let (ctx, s) = post_authed!(app, headers);
     match app.auth.confirm_email_code(&s, &field(&body, "flow"), &field(&body, "code"), now()).await
     {
-        Ok(e) => enrolled(ctx, e).await,
+        Ok(e) => enrolled(&ctx, e),
         Err(e) => ctx.error(&e),
     }
 }
@@ -681,7 +744,7 @@ async fn api_remove(State(app): State<Shared>, headers: HeaderMap, body: J) -> R
         return ctx.error(&LoginError::Malformed);
     };
     match app.auth.remove_factor(&s, FactorId(id), now()).await {
-        Ok(()) => ctx.reply(StatusCode::OK, json!({"ok": true, "next": "/mfa"}), None),
+        Ok(_) => ctx.reply(StatusCode::OK, json!({"ok": true, "next": "/mfa"}), None),
         Err(e) => ctx.error(&e),
     }
 }
@@ -698,17 +761,13 @@ async fn api_rename(State(app): State<Shared>, headers: HeaderMap, body: J) -> R
 }
 
 async fn api_recovery(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let (mut ctx, s) = post_authed!(app, headers);
+    let (ctx, s) = post_authed!(app, headers);
     match app.auth.regenerate_recovery_codes(&s, now()).await {
-        Ok(codes) => {
-            ctx.ws.recovery_codes = Some(codes.clone());
-            ctx.save().await;
-            ctx.reply(
-                StatusCode::OK,
-                json!({"ok": true, "next": "/recovery", "recovery_codes": codes}),
-                None,
-            )
-        }
+        Ok(codes) => ctx.reply(
+            StatusCode::OK,
+            json!({"ok": true, "next": "/recovery", "recovery_codes": codes}),
+            None,
+        ),
         Err(e) => ctx.error(&e),
     }
 }
@@ -743,7 +802,11 @@ async fn api_profile(State(app): State<Shared>, headers: HeaderMap, body: J) -> 
 
 async fn api_change_email(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
     let (ctx, s) = post_authed!(app, headers);
-    match app.auth.change_email(&s, &field(&body, "email"), now()).await {
+    match app
+        .auth
+        .change_email(&s, &field(&body, "current_password"), &field(&body, "email"), now())
+        .await
+    {
         Ok(started) => {
             let key = if started.awaiting_confirmation { "email_change_sent_confirm" } else { "email_changed" };
             ctx.reply(StatusCode::OK, json!({"ok": true, "message": t(ctx.lang, key), "email": started.login_email.as_typed(), "awaiting_confirmation": started.awaiting_confirmation}), None)
@@ -755,8 +818,12 @@ async fn api_change_email(State(app): State<Shared>, headers: HeaderMap, body: J
 
 async fn api_password(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
     let (ctx, s) = post_authed!(app, headers);
-    match app.auth.change_password(&s, &field(&body, "password"), now()).await {
-        Ok(()) => ctx.reply(StatusCode::OK, json!({"ok": true, "message": t(ctx.lang, "saved")}), None),
+    match app
+        .auth
+        .change_password(&s, &field(&body, "current_password"), &field(&body, "password"), now())
+        .await
+    {
+        Ok(_) => ctx.reply(StatusCode::OK, json!({"ok": true, "message": t(ctx.lang, "password_changed")}), None),
         Err(LoginError::Refused(reason)) => ctx.reply(StatusCode::BAD_REQUEST, json!({"ok": false, "error": "err_invalid", "message": format!("{} ({reason})", t(ctx.lang, "err_invalid"))}), None),
         Err(e) => ctx.error(&e),
     }
@@ -784,6 +851,97 @@ async fn api_email_revert(State(app): State<Shared>, headers: HeaderMap, body: J
     };
     match app.auth.revert_email_change(&field(&body, "token"), now()).await {
         Ok(email) => ctx.reply(StatusCode::OK, json!({"ok": true, "email": email.as_typed(), "message": t(ctx.lang, "email_reverted")}), None),
+        Err(e) => ctx.error(&e),
+    }
+}
+
+/// Re-enables a factor suspended as a possible clone (a fresh step-up with another factor).
+async fn api_reinstate(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
+    let (ctx, s) = post_authed!(app, headers);
+    let Ok(id) = uuid::Uuid::parse_str(&field(&body, "factor")) else {
+        return ctx.error(&LoginError::Malformed);
+    };
+    match app.auth.reinstate_factor(&s, FactorId(id), now()).await {
+        Ok(()) => ctx.reply(StatusCode::OK, json!({"ok": true, "next": "/mfa"}), None),
+        Err(e) => ctx.error(&e),
+    }
+}
+
+/// An enrollment-only session of an account that had a factor: send a code to its address.
+async fn api_proof_begin(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let (mut ctx, s) = post_authed!(app, headers);
+    match app.auth.begin_enrollment_proof(&s, now()).await {
+        Ok(flow) => {
+            ctx.ws.proof_flow = Some(flow);
+            ctx.save().await;
+            ctx.reply(
+                StatusCode::OK,
+                json!({"ok": true, "message": t(ctx.lang, "proof_sent")}),
+                None,
+            )
+        }
+        Err(e) => ctx.error(&e),
+    }
+}
+
+async fn api_proof_confirm(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
+    let (mut ctx, s) = post_authed!(app, headers);
+    let Some(flow) = ctx.ws.proof_flow.clone() else {
+        return ctx.error(&LoginError::FlowExpired);
+    };
+    match app.auth.confirm_enrollment_proof(&s, &flow, &field(&body, "code"), now()).await {
+        Ok(_) => {
+            ctx.ws.proof_flow = None;
+            ctx.save().await;
+            ctx.reply(StatusCode::OK, json!({"ok": true, "next": "/mfa"}), None)
+        }
+        Err(e) => ctx.error(&e),
+    }
+}
+
+async fn api_proof_recovery(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
+    let (ctx, s) = post_authed!(app, headers);
+    match app.auth.prove_with_recovery_code(&s, &field(&body, "code"), now()).await {
+        Ok(_) => ctx.reply(StatusCode::OK, json!({"ok": true, "next": "/mfa"}), None),
+        Err(e) => ctx.error(&e),
+    }
+}
+
+async fn api_sessions(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let ctx = Ctx::load(&app, &headers).await;
+    let s = match authed(&ctx) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    match app.auth.sessions(&s, now()).await {
+        Ok(list) => ctx.reply(StatusCode::OK, json!({"ok": true, "sessions": list}), None),
+        Err(e) => ctx.error(&e),
+    }
+}
+
+async fn api_session_end(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
+    let (ctx, s) = post_authed!(app, headers);
+    let id = match SessionId::parse(&field(&body, "id")) {
+        Ok(id) => id,
+        Err(e) => return ctx.error(&e),
+    };
+    match app.auth.end_session(&s, &id, now()).await {
+        Ok(ended) => {
+            let next = if id == s.id { "/login" } else { "/settings" };
+            ctx.reply(StatusCode::OK, json!({"ok": true, "ended": ended, "next": next}), None)
+        }
+        Err(e) => ctx.error(&e),
+    }
+}
+
+async fn api_sessions_end_others(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let (ctx, s) = post_authed!(app, headers);
+    match app.auth.end_other_sessions(&s, now()).await {
+        Ok(_) => ctx.reply(
+            StatusCode::OK,
+            json!({"ok": true, "message": t(ctx.lang, "sessions_ended"), "next": "/settings"}),
+            None,
+        ),
         Err(e) => ctx.error(&e),
     }
 }
@@ -859,19 +1017,17 @@ fn page(ctx: &Ctx, title_key: &str, body: &str, data: &Value) -> Response {
         lang = l.tag(),
         title = t(l, title_key),
         product = esc(&ctx.app.product),
-        csrf = esc(&ctx.ws.csrf),
+        csrf = esc(&ctx.csrf()),
         ol = other.0,
         on = other.1,
     );
     (ctx.cookie_headers(None), Html(html)).into_response()
 }
 
+/// A page's context: a browser without a cookie gets one in the answer, and nothing is
+/// stored for it.
 async fn page_ctx(app: &Shared, headers: &HeaderMap) -> Ctx {
-    let ctx = Ctx::load(app, headers).await;
-    if ctx.new_cookie {
-        ctx.save().await;
-    }
-    ctx
+    Ctx::load(app, headers).await
 }
 
 async fn root(State(app): State<Shared>, headers: HeaderMap) -> Response {
@@ -983,7 +1139,7 @@ fn challenge_body(l: Lang, view: &ChallengeView, warn: bool) -> String {
             body.push_str(&format!(
                 "<li><s>{}</s> — {}</li>",
                 t(l, kind_key(u.kind)),
-                t(l, retired_key(u.reason))
+                t(l, unavailable_key(u.reason))
             ));
         }
         body.push_str("</ul>");
@@ -1044,6 +1200,22 @@ async fn page_mfa(State(app): State<Shared>, headers: HeaderMap) -> Response {
     if s.enrollment_only {
         body.push_str(&format!("<p class=\"warning\">{}</p>", t(l, "enroll_required")));
     }
+    if s.proof == EnrollmentProof::Required {
+        // The account had a factor (a retired SMS number, used-up codes): the password alone
+        // must not bind a new one. Prove the mailbox, or use a recovery code.
+        body.push_str(&format!(
+            "<section class=\"proof\"><p>{help}</p>\
+             <form data-api=\"/api/mfa/proof/begin\"><button>{send}</button></form>\
+             <form data-api=\"/api/mfa/proof/confirm\"><label>{code_l}<input name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required></label><button>{verify}</button></form>\
+             <form data-api=\"/api/mfa/proof/recovery\"><label>{rc_l}<input name=\"code\" autocomplete=\"off\" required></label><button>{verify}</button></form></section>",
+            help = t(l, "proof_help"),
+            send = t(l, "proof_send"),
+            code_l = t(l, "enter_code"),
+            rc_l = t(l, "proof_recovery"),
+            verify = t(l, "verify"),
+        ));
+        return page(&ctx, "mfa", &body, &json!({}));
+    }
     let rows: [(FactorKind, &str, String); 6] = [
         (FactorKind::EmailCode, "/mfa/email", esc(&email)),
         (FactorKind::Push, "/mfa/push", String::new()),
@@ -1084,8 +1256,18 @@ async fn page_mfa(State(app): State<Shared>, headers: HeaderMap) -> Response {
             body.push_str(&format!("<p class=\"note\">{}</p>", t(l, "no_biometric")));
         }
         for f in mine {
+            let suspended = if f.suspended.is_some() {
+                format!(
+                    " <span class=\"note\">{}</span> <form data-api=\"/api/mfa/reinstate\" class=\"inline\"><input type=\"hidden\" name=\"factor\" value=\"{}\"><button class=\"link\">{}</button></form>",
+                    t(l, "suspended_clone"),
+                    f.method.factor,
+                    t(l, "reinstate")
+                )
+            } else {
+                String::new()
+            };
             body.push_str(&format!(
-                "<div class=\"factor\">{} <button class=\"link\" data-remove=\"{}\">{}</button></div>",
+                "<div class=\"factor\">{}{suspended} <button class=\"link\" data-remove=\"{}\">{}</button></div>",
                 esc(&f.method.name),
                 f.method.factor,
                 t(l, "remove")
@@ -1177,17 +1359,16 @@ async fn page_email_factor(State(app): State<Shared>, headers: HeaderMap) -> Res
     page(&ctx, "email_code", &body, &json!({}))
 }
 
+/// Shows the recovery codes the last answer carried: the page's script takes them from the
+/// tab's storage, shows them and forgets them; the server never kept them.
 async fn page_recovery(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let mut ctx = page_ctx(&app, &headers).await;
+    let ctx = page_ctx(&app, &headers).await;
     if let Some(r) = require_login(&ctx) {
         return r;
     }
     let l = ctx.lang;
-    let codes = ctx.ws.recovery_codes.take().unwrap_or_default();
-    ctx.save().await;
-    let list: String = codes.iter().map(|c| format!("<li><code>{}</code></li>", esc(c))).collect();
     let body = format!(
-        "<p>{}</p><ol class=\"codes\">{list}</ol><p><a href=\"/settings\">{}</a></p>",
+        "<p>{}</p><ol class=\"codes\" data-recovery-codes></ol><p><a href=\"/settings\">{}</a></p>",
         t(l, "recovery_help"),
         t(l, "continue")
     );
@@ -1222,14 +1403,16 @@ async fn page_settings(State(app): State<Shared>, headers: HeaderMap) -> Respons
     let checked = if p.analytics_consent { " checked" } else { "" };
     let (ja_sel, en_sel) = if p.language == "ja" { (" selected", "") } else { ("", " selected") };
     let tz = if p.time_zone.is_empty() { "Etc/UTC" } else { &p.time_zone };
+    let sessions = sessions_section(l, &app.auth.sessions(&s, now()).await.unwrap_or_default());
     let body = format!(
         "<section class=\"dialog\">{username}\
-         <form data-api=\"/api/settings/email\"><label>{email_l}<input name=\"email\" type=\"email\" value=\"{email}\" required></label><button>{change_email}</button></form>\
+         <form data-api=\"/api/settings/email\"><label>{email_l}<input name=\"email\" type=\"email\" value=\"{email}\" required></label><label>{cur_l}<input name=\"current_password\" type=\"password\" autocomplete=\"current-password\" required></label><button>{change_email}</button></form>\
          <form data-api=\"/api/settings/profile\"><label>{first_l}<input name=\"first_name\" value=\"{first}\"></label><label>{last_l}<input name=\"last_name\" value=\"{last}\"></label>\
          <label>{lang_l}<select name=\"language\"><option value=\"ja\"{ja_sel}>日本語</option><option value=\"en\"{en_sel}>English</option></select></label>\
          <label>{tz_l}<input name=\"time_zone\" value=\"{tz}\"></label><label class=\"check\"><input type=\"checkbox\" name=\"analytics_consent\"{checked}> {analytics}</label><button>{save}</button></form>\
          <p>{mfa_status} <a href=\"/mfa\">{mfa_link}</a></p>\
-         <form data-api=\"/api/settings/password\"><label>{pw_l}<input name=\"password\" type=\"password\" autocomplete=\"new-password\" required></label><button>{change_pw}</button></form></section>",
+         <form data-api=\"/api/settings/password\"><label>{cur_l}<input name=\"current_password\" type=\"password\" autocomplete=\"current-password\" required></label><label>{pw_l}<input name=\"password\" type=\"password\" autocomplete=\"new-password\" required></label><button>{change_pw}</button></form>{sessions}</section>",
+        cur_l = t(l, "current_password"),
         email_l = t(l, "email"),
         email = esc(a.email.as_typed()),
         change_email = t(l, "change_email"),
@@ -1248,6 +1431,44 @@ async fn page_settings(State(app): State<Shared>, headers: HeaderMap) -> Respons
         change_pw = t(l, "change_password"),
     );
     page(&ctx, "settings", &body, &json!({}))
+}
+
+/// The settings dialog's list of signed-in browsers, each with a button that ends it.
+fn sessions_section(l: Lang, sessions: &[mfa_flow::SessionView]) -> String {
+    let mut out = format!(
+        "<h2>{}</h2><p class=\"note\">{}</p><ul class=\"sessions\">",
+        t(l, "sessions"),
+        t(l, "sessions_help")
+    );
+    for s in sessions {
+        let when = |secs: u64| {
+            i64::try_from(secs)
+                .map_or_else(|_| String::new(), |v| format!("<time data-unix=\"{v}\">{v}</time>"))
+        };
+        let end = if s.current {
+            format!("<strong>{}</strong>", t(l, "this_browser"))
+        } else {
+            format!(
+                "<form data-api=\"/api/sessions/end\" class=\"inline\"><input type=\"hidden\" name=\"id\" value=\"{}\"><button class=\"link\">{}</button></form>",
+                esc(s.id.as_str()),
+                t(l, "end_session")
+            )
+        };
+        out.push_str(&format!(
+            "<li><span class=\"browser\">{}</span> <span class=\"ip\">{}</span> <span class=\"note\">{} {} · {} {}</span> {end}</li>",
+            esc(if s.browser.is_empty() { "?" } else { &s.browser }),
+            esc(&s.ip),
+            t(l, "signed_in_at"),
+            when(s.created),
+            t(l, "last_seen"),
+            when(s.last_seen),
+        ));
+    }
+    out.push_str(&format!(
+        "</ul><form data-api=\"/api/sessions/end-others\"><button>{}</button></form>",
+        t(l, "end_other_sessions")
+    ));
+    out
 }
 
 async fn page_offer(State(app): State<Shared>, headers: HeaderMap) -> Response {

@@ -26,6 +26,8 @@
   }
 
   function follow(data) {
+    // New recovery codes travel in this answer only: the next page shows them once.
+    if (data.ok && Array.isArray(data.recovery_codes)) sessionStorage.setItem("recovery_codes", JSON.stringify(data.recovery_codes));
     show(errorBox, data.ok ? "" : data.message);
     if (data.ok && data.message) show(messageBox, data.message);
     if (data.next) window.location.assign(data.next);
@@ -82,6 +84,25 @@
       form.querySelectorAll("input[type=checkbox]").forEach((c) => { body[c.name] = c.checked; });
       follow(await api(form.dataset.api, body));
     });
+  });
+
+  // The recovery codes page: show the codes once, then forget them.
+  document.querySelectorAll("[data-recovery-codes]").forEach((list) => {
+    let codes = [];
+    try { codes = JSON.parse(sessionStorage.getItem("recovery_codes") || "[]"); } catch (_) { codes = []; }
+    sessionStorage.removeItem("recovery_codes");
+    for (const c of codes) {
+      const li = document.createElement("li");
+      const code = document.createElement("code");
+      code.textContent = String(c);
+      li.appendChild(code);
+      list.appendChild(li);
+    }
+  });
+
+  // Times in the reader's own zone.
+  document.querySelectorAll("time[data-unix]").forEach((el) => {
+    el.textContent = new Date(Number(el.dataset.unix) * 1000).toLocaleString(document.documentElement.lang);
   });
 
   // "Try another method".

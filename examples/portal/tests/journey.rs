@@ -39,7 +39,28 @@ impl Browser {
         b
     }
 
+    /// A request; when the answer replaced the session cookie (a login, a logout), the page's
+    /// CSRF token is read anew, as a browser loading the next page would.
     async fn call(&mut self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let before = self.session_cookie();
+        let out = self.call_once(method, path, body).await;
+        if self.session_cookie() != before && path != "/api/session" {
+            let (_, s) = self.call_once("GET", "/api/session", None).await;
+            self.csrf = s["csrf"].as_str().unwrap().to_owned();
+        }
+        out
+    }
+
+    fn session_cookie(&self) -> Option<String> {
+        self.cookies.iter().find(|c| c.contains("portal_session=")).cloned()
+    }
+
+    async fn call_once(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req =
             Request::builder().method(method).uri(path).header("x-csrf-token", &self.csrf);
         if !self.cookies.is_empty() {
@@ -66,6 +87,17 @@ impl Browser {
 
     async fn post(&mut self, path: &str, body: Value) -> Value {
         self.call("POST", path, Some(body)).await.1
+    }
+
+    /// A page's HTML.
+    async fn page(&mut self, path: &str) -> String {
+        let mut req = Request::builder().uri(path);
+        if !self.cookies.is_empty() {
+            req = req.header(header::COOKIE, self.cookies.join("; "));
+        }
+        let res = self.app.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
     }
 
     /// A device endpoint: raw JSON, no cookies.
@@ -239,8 +271,10 @@ async fn the_whole_journey() {
 
     // Change the email address (immediate mode): both notices, old address out, new in.
     let before = outbox(&dir).len();
-    let r =
-        b.post("/api/settings/email", json!({"email": "ryuko.konaka+20231201@example.com"})).await;
+    let to = "ryuko.konaka+20231201@example.com";
+    let r = b.post("/api/settings/email", json!({"email": to, "current_password": "wrong"})).await;
+    assert_eq!(r["error"], "err_credentials", "the current password is required: {r}");
+    let r = b.post("/api/settings/email", json!({"email": to, "current_password": PW})).await;
     assert_eq!(r["ok"], true, "{r}");
     let mails = outbox(&dir);
     assert_eq!(mails.len(), before + 2, "a notice to each address");
@@ -294,11 +328,11 @@ async fn the_session_token_changes_at_login() {
     .unwrap();
     let app = portal::build(&config, HashParams::DANGER_TEST_MINIMUM).await.unwrap();
     let mut b = Browser::new(portal::web::router(app)).await;
-    let before = b.cookies.iter().find(|c| c.starts_with("portal_session=")).cloned().unwrap();
+    let before = b.session_cookie().unwrap();
     b.post("/api/signup", json!({"email": "fix@example.com", "password": PW})).await;
     let r = b.post("/api/login", json!({"identifier": "fix@example.com", "password": PW})).await;
     assert_eq!(r["ok"], true, "{r}");
-    let after = b.cookies.iter().find(|c| c.starts_with("portal_session=")).cloned().unwrap();
+    let after = b.session_cookie().unwrap();
     assert_ne!(before, after);
     // The old token no longer carries the login.
     let mut planted = Browser { app: b.app.clone(), cookies: vec![before], csrf: b.csrf.clone() };
@@ -306,5 +340,144 @@ async fn the_session_token_changes_at_login() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = b.call("GET", "/api/me", None).await;
     assert_eq!(status, StatusCode::OK);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Sessions as the user sees them: a second browser listed, ended from the first; a password
+/// change (current password required) signs out every other browser; the settings page
+/// lists them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_listed_and_revoked() {
+    let dir = temp_dir();
+    let config =
+        portal::Config::from_args(&["--data-dir".into(), dir.display().to_string()]).unwrap();
+    let app = portal::build(&config, HashParams::DANGER_TEST_MINIMUM).await.unwrap();
+    let router = portal::web::router(Arc::clone(&app));
+    let mut a = Browser::new(router.clone()).await;
+    a.post("/api/signup", json!({"email": "s@example.com", "password": PW})).await;
+    let r = a.post("/api/login", json!({"identifier": "s@example.com", "password": PW})).await;
+    assert_eq!(r["must_enroll"], true, "{r}");
+    assert_eq!(r["proof_required"], false, "a new account owes no proof");
+    // Two authenticator apps (the enrollment may add a backup), so that two more browsers
+    // can sign in within the same half minute.
+    let t0 = SystemTime::now();
+    let mut apps = Vec::new();
+    for name in ["Phone", "Tablet"] {
+        let en = a.post("/api/mfa/totp/begin", json!({})).await;
+        let app = TotpApp::scan(en["uri"].as_str().unwrap()).unwrap();
+        let r = a
+            .post(
+                "/api/mfa/totp/confirm",
+                json!({"flow": en["flow"], "code": app.code(t0), "name": name}),
+            )
+            .await;
+        assert_eq!(r["ok"], true, "{r}");
+        apps.push(app);
+    }
+    let later = t0 + Duration::from_secs(30);
+    let mut b = Browser::new(router.clone()).await;
+    let r = b.post("/api/login", json!({"identifier": "s@example.com", "password": PW})).await;
+    assert_eq!(r["next"], "/factor", "{r}");
+    // B uses whichever app is offered first; C picks the other one.
+    let first = usize::from(r["challenge"]["method"]["name"] == "Tablet");
+    let r = b.post("/api/login/code", json!({"code": apps[first].code(later)})).await;
+    assert_eq!(r["ok"], true, "{r}");
+    let other_name = ["Phone", "Tablet"][1 - first];
+    let mut c = Browser::new(router.clone()).await;
+    let r = c.post("/api/login", json!({"identifier": "s@example.com", "password": PW})).await;
+    if r["challenge"]["method"]["name"] != other_name {
+        let other = r["challenge"]["alternatives"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == other_name)
+            .unwrap()["factor"]
+            .clone();
+        assert_eq!(c.post("/api/login/select", json!({"factor": other})).await["ok"], true);
+    }
+    let r = c.post("/api/login/code", json!({"code": apps[1 - first].code(later)})).await;
+    assert_eq!(r["ok"], true, "{r}");
+    let (status, list) = b.call("GET", "/api/sessions", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let sessions = list["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 3, "{list}");
+    assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
+    // B ends A's session (A is the enrollment browser, signed in the longest).
+    let a_id = sessions.iter().find(|s| s["current"] == false).unwrap()["id"].clone();
+    let r = b.post("/api/sessions/end", json!({"id": a_id})).await;
+    assert_eq!(r["ok"], true, "{r}");
+    let malformed = b.post("/api/sessions/end", json!({"id": "../../etc"})).await;
+    assert_eq!(malformed["error"], "err_invalid", "{malformed}");
+    let left = b.call("GET", "/api/sessions", None).await.1;
+    assert_eq!(left["sessions"].as_array().unwrap().len(), 2, "{left}");
+    // B changes the password: the current one is required; C is signed out, B is not.
+    let r = b
+        .post(
+            "/api/settings/password",
+            json!({"current_password": "nope", "password": "another long passphrase"}),
+        )
+        .await;
+    assert_eq!(r["error"], "err_credentials", "{r}");
+    let r = b
+        .post(
+            "/api/settings/password",
+            json!({"current_password": PW, "password": "another long passphrase"}),
+        )
+        .await;
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(c.call("GET", "/api/me", None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(b.call("GET", "/api/me", None).await.0, StatusCode::OK);
+    assert_eq!(a.call("GET", "/api/me", None).await.0, StatusCode::UNAUTHORIZED);
+    // C's old session cannot write either.
+    let r = c.post("/api/settings/profile", json!({"first_name": "Mallory"})).await;
+    assert_eq!(r["error"], "err_login_required", "{r}");
+    // The settings page lists this browser; end-all-others works.
+    let page = b.page("/settings").await;
+    assert!(page.contains("class=\"sessions\"") && page.contains("This browser"), "{page}");
+    let r = b.post("/api/sessions/end-others", json!({})).await;
+    assert_eq!(r["ok"], true, "{r}");
+    // Notices went out: factor added, new-device sign-ins, password changed.
+    let kinds: Vec<String> = std::fs::read_dir(dir.join("outbox"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    for kind in ["factor-added", "new-device-sign-in", "password-changed"] {
+        assert!(kinds.iter().any(|k| k.ends_with(&format!("-{kind}.eml"))), "{kind}: {kinds:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Pages and API calls without a cookie store nothing (a crawler's 300 requests make no
+/// rows); behind https the cookies are `__Host-` and `Secure`, and HSTS is sent.
+#[tokio::test]
+async fn cookieless_requests_store_nothing_and_https_hardens_cookies() {
+    let dir = temp_dir();
+    let config = portal::Config::from_args(&[
+        "--data-dir".into(),
+        dir.display().to_string(),
+        "--public-url".into(),
+        "https://portal.example.com".into(),
+    ])
+    .unwrap();
+    let app = portal::build(&config, HashParams::DANGER_TEST_MINIMUM).await.unwrap();
+    let router = portal::web::router(Arc::clone(&app));
+    for path in ["/login", "/signup", "/", "/api/session", "/settings"].iter().cycle().take(300) {
+        let req = Request::builder().uri(*path).body(Body::empty()).unwrap();
+        let res = router.clone().oneshot(req).await.unwrap();
+        assert!(res.status().is_success() || res.status().is_redirection(), "{path}");
+        let cookie = res.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().to_owned();
+        assert!(cookie.starts_with("__Host-portal_session="), "{cookie}");
+        assert!(
+            cookie.contains("; Secure") && cookie.contains("HttpOnly") && cookie.contains("Path=/")
+        );
+        assert!(!cookie.contains("Domain"));
+        let hsts = res.headers().get(header::STRICT_TRANSPORT_SECURITY).unwrap();
+        assert!(hsts.to_str().unwrap().starts_with("max-age="));
+    }
+    let mfa_store_sql::SqlStore::Sqlite(pool) = app.auth.store().clone() else { panic!() };
+    let rows: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM flows").fetch_one(&pool).await.unwrap();
+    assert_eq!(rows, 0, "no row for a request without a cookie");
     let _ = std::fs::remove_dir_all(&dir);
 }

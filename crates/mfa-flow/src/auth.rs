@@ -630,6 +630,16 @@ impl fmt::Debug for Enrolled {
     }
 }
 
+/// A factor's name as the user gave it: trimmed, 1 to 64 characters, no control characters
+/// (it is shown in pages and mail).
+fn factor_name(name: &str) -> Result<String, LoginError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(LoginError::Refused("invalid name".into()));
+    }
+    Ok(name.to_owned())
+}
+
 /// The WebAuthn credentials among `factors`.
 fn webauthn_of(factors: &[Factor]) -> Vec<WebauthnCredential> {
     factors
@@ -1970,7 +1980,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             id: FactorId(self.uuid()),
             account: account.id,
             kind,
-            name: name.trim().to_owned(),
+            name: factor_name(name)?,
             created: unix(now),
             last_used: Some(unix(now)),
             version: 1,
@@ -2612,10 +2622,8 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         self.require_step_up(session, now)?;
         self.account_of(session).await?;
         let factors = self.store.factors(session.account).await?;
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-            return Err(LoginError::Refused("invalid name".into()));
-        }
+        let name = factor_name(name)?;
+        let name = name.as_str();
         if factors.iter().any(|f| f.id != factor && f.name.to_lowercase() == name.to_lowercase()) {
             return Err(LoginError::Refused("name taken".into()));
         }

@@ -1037,3 +1037,21 @@ async fn a_pending_email_change_and_a_pending_login_die_with_a_revocation() {
     let account = e.auth.store().account(mine.session.account).await.unwrap().unwrap();
     assert_eq!(account.email.as_typed(), "pe@example.com");
 }
+
+#[tokio::test]
+async fn factor_names_are_bounded() {
+    let e = env();
+    let (_, signed_in, _) = user(&e, "names@example.com", 0).await;
+    // (A blank name gets the kind's default name.)
+    for bad in ["x".repeat(65), "a\u{0}b".to_owned(), "line\nbreak".to_owned()] {
+        let en = e.auth.begin_totp(&signed_in.session, at(41)).await.unwrap();
+        let app = TotpApp::scan(&en.uri).unwrap();
+        assert!(matches!(
+            e.auth
+                .confirm_totp(&signed_in.session, &en.flow, &app.code(at(41)), &bad, at(41))
+                .await,
+            Err(LoginError::Refused(_))
+        ));
+    }
+    assert_eq!(e.auth.factor_list(signed_in.session.account, at(42)).await.unwrap().len(), 2);
+}

@@ -1,0 +1,79 @@
+//! Sign-up: email only, the password policy, look-alike addresses, no enumeration.
+
+use super::*;
+
+impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
+    /// Creates an account (email only: new accounts never get a username).
+    ///
+    /// # Errors
+    /// [`LoginError::Refused`] for an invalid address or a password the policy refuses;
+    /// [`LoginError::AccountExists`] if the address has an account (its owner is told by
+    /// mail; answer the client as for a success).
+    pub async fn sign_up(
+        &self,
+        email: &str,
+        password: &str,
+        now: SystemTime,
+    ) -> Result<Account, LoginError> {
+        let email = EmailAddress::parse(email).map_err(|e| LoginError::Refused(e.to_string()))?;
+        self.check_lookalike(&email)?;
+        let hash = self.new_password_hash(password, email.as_typed(), None).await?;
+        let account = Account {
+            id: AccountId(self.uuid()),
+            version: 1,
+            canonical_email: self.config.canonicalizer.canonical(&email),
+            email,
+            username: None,
+            password_hash: hash,
+            created: unix(now),
+            last_factor: None,
+            profile: crate::ProfileFields::default(),
+            session_epoch: 0,
+            had_second_factor: false,
+        };
+        match self.store.create_account(&account).await {
+            Ok(()) => Ok(account),
+            Err(StoreError::Conflict) => {
+                let notice = Notice::AccountExists {
+                    product: self.config.product.clone(),
+                    login_link: self.config.login_url.clone(),
+                };
+                self.mailer
+                    .send(&account.email, &notice)
+                    .await
+                    .map_err(|_| LoginError::Internal)?;
+                Err(LoginError::AccountExists)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub(super) fn check_lookalike(&self, email: &EmailAddress) -> Result<(), LoginError> {
+        if self.config.policy.refuse_lookalike_emails
+            && mfa_email_identity::assess(email).is_suspicious()
+        {
+            return Err(LoginError::Refused(
+                "the address mixes scripts or imitates another address".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) async fn new_password_hash(
+        &self,
+        password: &str,
+        email_local: &str,
+        username: Option<&str>,
+    ) -> Result<String, LoginError> {
+        let pw = Password::new(password).map_err(|e| LoginError::Refused(e.to_string()))?;
+        let policy =
+            mfa_credentials::PasswordPolicy::new(mfa_credentials::PasswordRole::MultiFactor);
+        let context = mfa_credentials::PasswordContext {
+            service_name: Some(&self.config.product),
+            email: Some(email_local),
+            username,
+        };
+        policy.check(&pw, &context).map_err(|v| LoginError::Refused(v.to_string()))?;
+        self.hash_password(pw).await
+    }
+}

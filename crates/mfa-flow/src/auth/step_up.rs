@@ -1,0 +1,46 @@
+//! Step-up: a fresh second factor for a signed-in session, from factors that existed before it.
+
+use super::*;
+
+impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
+    pub(super) fn require_step_up(
+        &self,
+        session: &Session,
+        now: SystemTime,
+    ) -> Result<(), LoginError> {
+        if session.enrollment_only
+            || !self.config.policy.step_up.is_fresh(session.second_factor_at.map(from_unix), now)
+        {
+            self.audit(now, AuditEvent::StepUpRequired { account: session.account });
+            return Err(LoginError::StepUpRequired);
+        }
+        Ok(())
+    }
+
+    /// Starts a step-up: a second-factor challenge for a signed-in session, without the
+    /// password, over the factors that existed before the session (one it enrolled never
+    /// counts). Finish it like a login: the result is [`LoginStep::SteppedUp`] with the
+    /// stored session's `second_factor_at` fresh.
+    ///
+    /// # Errors
+    /// [`LoginError::MethodUnavailable`] if no such factor is usable (sign in again),
+    /// [`LoginError::NotSignedIn`] for a revoked session.
+    pub async fn begin_step_up(
+        &self,
+        session: &Session,
+        client: &ClientInfo,
+        now: SystemTime,
+    ) -> Result<LoginStep, LoginError> {
+        Self::require_full(session)?;
+        let account = self.account_of(session).await?;
+        // The stored session: what it enrolled is recorded there, not in the caller's copy.
+        let session = self.stored_copy(session).await?;
+        let step = self
+            .after_password(&account, false, Vec::new(), Some(&session), client, true, now)
+            .await?;
+        match step {
+            step @ LoginStep::Challenge(_) => Ok(step),
+            _ => Err(LoginError::MethodUnavailable),
+        }
+    }
+}

@@ -763,4 +763,22 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
     fn audit(&self, now: SystemTime, event: AuditEvent) {
         self.audit.record(now, event);
     }
+
+    /// Issues an email one-time code for `account` and mails it to the account's address;
+    /// returns what to keep until it is typed.
+    async fn mail_email_code(
+        &self,
+        account: &Account,
+        now: SystemTime,
+    ) -> Result<PendingEmailCode, LoginError> {
+        let (code, pending) =
+            self.with_rng(|r| self.services.email_codes.issue(&account.id.to_string(), now, r));
+        let notice = Notice::EmailOneTimeCode {
+            product: self.config.product.clone(),
+            code: code.expose_secret().to_owned(),
+            expires: pending.expires(),
+        };
+        self.mailer.send(&account.email, &notice).await.map_err(|_| LoginError::Internal)?;
+        Ok(pending)
+    }
 }

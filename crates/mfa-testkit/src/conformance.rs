@@ -61,6 +61,22 @@ pub fn totp_factor(n: u128, account: AccountId) -> Factor {
     }
 }
 
+/// An imported SMS factor (retired by the default policy), masked.
+#[must_use]
+pub fn sms_factor(n: u128, account: AccountId) -> Factor {
+    Factor {
+        id: FactorId(Uuid::from_u128(n)),
+        account,
+        kind: FactorKind::Sms,
+        name: "+81 •••• ••12".into(),
+        created: crate::T0,
+        last_used: None,
+        version: 1,
+        data: FactorData::Phone { masked_number: "+81 •••• ••12".into() },
+        suspended: None,
+    }
+}
+
 /// Runs every check. `make` returns a fresh, empty store.
 pub async fn run<S, F, Fut>(make: F)
 where

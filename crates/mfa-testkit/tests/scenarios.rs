@@ -5,12 +5,10 @@ use std::time::Duration;
 
 use mfa_email_identity::{ChangeMode, Notice, Username};
 use mfa_flow::{
-    AuditEvent, AuthConfig, ClientInfo, Factor, FactorData, FactorId, FactorKind, LoginError,
-    LoginStep, Prompt, RequiredAction, RetirementReason, Store, Unavailable, UsernamePolicy,
-    Warning,
+    AuditEvent, AuthConfig, ClientInfo, FactorKind, LoginError, LoginStep, Prompt, RequiredAction,
+    RetirementReason, Store, Unavailable, UsernamePolicy, Warning,
 };
 use mfa_testkit::{TestEnv, TotpApp, at, test_auth};
-use uuid::Uuid;
 
 const PW: &str = "correct horse battery staple";
 
@@ -108,17 +106,7 @@ async fn legacy_username_is_warned_then_refused() {
 async fn sms_only_user_is_forced_to_enroll_totp() {
     let e = env(config(), ChangeMode::Immediate);
     let account = e.auth.sign_up("sms@example.com", PW, at(0)).await.unwrap();
-    let sms = Factor {
-        id: FactorId(Uuid::from_u128(77)),
-        account: account.id,
-        kind: FactorKind::Sms,
-        name: "+81 •••• ••12".into(),
-        created: mfa_testkit::T0,
-        last_used: None,
-        version: 1,
-        data: FactorData::Phone { masked_number: "+81 •••• ••12".into() },
-        suspended: None,
-    };
+    let sms = mfa_testkit::conformance::sms_factor(77, account.id);
     e.auth.store().add_factor(&sms).await.unwrap();
     let LoginStep::MustEnroll { session, unavailable, enrollable, .. } =
         e.auth.login("sms@example.com", PW, &client(), at(10)).await.unwrap()

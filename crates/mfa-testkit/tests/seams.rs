@@ -9,7 +9,6 @@ use mfa_flow::{
     LoginError, LoginStep, Prompt, RetirementReason, Session, SessionId, Store, Unavailable,
 };
 use mfa_testkit::{TestEnv, TotpApp, at, test_auth};
-use uuid::Uuid;
 use webauthn_authenticator_rs::WebauthnAuthenticator as _;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
@@ -32,17 +31,7 @@ fn env() -> TestEnv {
 }
 
 fn sms(account: mfa_flow::AccountId) -> Factor {
-    Factor {
-        id: FactorId(Uuid::from_u128(77)),
-        account,
-        kind: FactorKind::Sms,
-        name: "+81 •••• ••12".into(),
-        created: mfa_testkit::T0,
-        last_used: None,
-        version: 1,
-        data: FactorData::Phone { masked_number: "+81 •••• ••12".into() },
-        suspended: None,
-    }
+    mfa_testkit::conformance::sms_factor(77, account)
 }
 
 fn notices_to(e: &TestEnv, to: &str, kind: &str) -> usize {
@@ -596,6 +585,19 @@ async fn a_wrong_current_password_changes_nothing() {
 
 // ----- 5. a cloned security key -----
 
+/// Pushes a key's stored signature counter ahead of the authenticator: as if a clone of it
+/// had signed in meanwhile.
+async fn counter_ahead(e: &TestEnv, account: mfa_flow::AccountId, factor: FactorId) {
+    let factors = e.auth.store().factors(account).await.unwrap();
+    let mut f = factors.into_iter().find(|f| f.id == factor).unwrap();
+    let FactorData::WebAuthn(c) = &f.data else { panic!() };
+    let mut v = serde_json::to_value(&**c).unwrap();
+    v["inner"]["counter"] = serde_json::Value::from(1_000u32);
+    f.data = FactorData::WebAuthn(Box::new(serde_json::from_value(v).unwrap()));
+    f.version += 1;
+    e.auth.store().update_factor(&f).await.unwrap();
+}
+
 async fn register_key(e: &TestEnv, session: &Session, t: u64) -> (SoftPasskey, FactorId) {
     let (flow, options) =
         e.auth.begin_webauthn(session, FactorKind::SecurityKey, at(t)).await.unwrap();
@@ -828,21 +830,7 @@ async fn a_cloned_key_is_suspended_told_and_reinstated_only_after_another_factor
     let (key, factor) = register_key(&e, &signed_in.session, 41).await;
     // The stored counter is ahead of what this authenticator signs: another authenticator
     // with the same key (a clone) signed in meanwhile.
-    let mut f = e
-        .auth
-        .store()
-        .factors(account)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|f| f.id == factor)
-        .unwrap();
-    let FactorData::WebAuthn(c) = &f.data else { panic!() };
-    let mut v = serde_json::to_value(&**c).unwrap();
-    v["inner"]["counter"] = serde_json::Value::from(1_000u32);
-    f.data = FactorData::WebAuthn(Box::new(serde_json::from_value(v).unwrap()));
-    f.version += 1;
-    e.auth.store().update_factor(&f).await.unwrap();
+    counter_ahead(&e, account, factor).await;
 
     let (flow, options) = key_challenge(&e, "clone@example.com", 100).await;
     let mut key = key;
@@ -966,21 +954,7 @@ async fn a_session_of_the_clone_is_ended_and_cannot_reinstate_the_key() {
     // The attacker's clone signs in (counter rises on the clone).
     let (clone_session, key, _) = login_key(&e, "cl@example.com", key, 100).await;
     // The owner's key is behind: simulate it by pushing the stored counter ahead.
-    let mut f = e
-        .auth
-        .store()
-        .factors(account)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|f| f.id == factor)
-        .unwrap();
-    let FactorData::WebAuthn(c) = &f.data else { panic!() };
-    let mut v = serde_json::to_value(&**c).unwrap();
-    v["inner"]["counter"] = serde_json::Value::from(1_000u32);
-    f.data = FactorData::WebAuthn(Box::new(serde_json::from_value(v).unwrap()));
-    f.version += 1;
-    e.auth.store().update_factor(&f).await.unwrap();
+    counter_ahead(&e, account, factor).await;
     let (flow, options) = key_challenge(&e, "cl@example.com", 130).await;
     let mut key = key;
     let origin = url::Url::parse(mfa_testkit::ORIGIN).unwrap();

@@ -304,17 +304,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 (Active::Recovery { factor: factor.id }, Prompt::RecoveryCode)
             }
             FactorData::EmailCode => {
-                let (code, pending) = self
-                    .with_rng(|r| self.services.email_codes.issue(&account.id.to_string(), now, r));
-                let notice = Notice::EmailOneTimeCode {
-                    product: self.config.product.clone(),
-                    code: code.expose_secret().to_owned(),
-                    expires: pending.expires(),
-                };
-                self.mailer
-                    .send(&account.email, &notice)
-                    .await
-                    .map_err(|_| LoginError::Internal)?;
+                let pending = self.mail_email_code(account, now).await?;
                 (
                     Active::EmailCode { factor: factor.id, pending },
                     Prompt::EmailCode { sent_to: account.email.masked() },

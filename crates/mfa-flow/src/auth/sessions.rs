@@ -518,14 +518,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         {
             return Err(LoginError::Throttled { retry_after: 60 });
         }
-        let (code, pending) =
-            self.with_rng(|r| self.services.email_codes.issue(&account.id.to_string(), now, r));
-        let notice = Notice::EmailOneTimeCode {
-            product: self.config.product.clone(),
-            code: code.expose_secret().to_owned(),
-            expires: pending.expires(),
-        };
-        self.mailer.send(&account.email, &notice).await.map_err(|_| LoginError::Internal)?;
+        let pending = self.mail_email_code(&account, now).await?;
         let flow = self.random_id();
         let state = ProofFlow { session: session.id.clone(), pending, attempts: 0 };
         self.store

@@ -36,6 +36,9 @@ pub struct Config {
     /// `immediate` (the notice's behaviour) or `confirm` (default: switch after the new
     /// address confirms) (`--email-change`).
     pub email_change_confirm: bool,
+    /// Proxies (addresses or networks, comma-separated) whose `X-Forwarded-For` hop is
+    /// believed (`--trusted-proxies`, default none: the socket's peer is the client).
+    pub trusted_proxies: mfa_axum::TrustedProxies,
 }
 
 impl Config {
@@ -86,6 +89,10 @@ impl Config {
                 .transpose()?
                 .unwrap_or(0),
             email_change_confirm: get("email-change").is_none_or(|v| v != "immediate"),
+            trusted_proxies: mfa_axum::TrustedProxies::parse(
+                &get("trusted-proxies").unwrap_or_default(),
+            )
+            .map_err(|e| format!("--trusted-proxies: {e}"))?,
         })
     }
 }

@@ -180,6 +180,7 @@ pub async fn build(config: &Config, params: HashParams) -> Result<Arc<web::App>,
         auth,
         hub,
         secure_cookies: base.starts_with("https://"),
+        proxies: config.trusted_proxies.clone(),
         product: config.product.clone(),
     }))
 }

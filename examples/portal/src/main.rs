@@ -38,8 +38,12 @@ async fn main() {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    if let Err(e) =
-        axum::serve(listener, portal::web::router(app)).with_graceful_shutdown(shutdown).await
+    if let Err(e) = axum::serve(
+        listener,
+        portal::web::router(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
     {
         eprintln!("portal: {e}");
         std::process::exit(1);

@@ -11,6 +11,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use mfa_axum::{ClientAddr, TrustedProxies};
 use mfa_email_identity::TokenHash;
 use mfa_flow::{
     Auth, Authenticated, ChallengeView, ClientInfo, EnrollmentProof, FactorId, FactorKind,
@@ -32,6 +33,8 @@ pub struct App {
     pub hub: PushHub,
     /// Whether cookies get `Secure` (the public URL is https).
     pub secure_cookies: bool,
+    /// The proxies whose `X-Forwarded-For` hop is believed.
+    pub proxies: TrustedProxies,
     /// Product name.
     pub product: String,
 }
@@ -115,14 +118,12 @@ impl App {
 }
 
 impl Ctx {
-    async fn load(app: &Shared, headers: &HeaderMap) -> Self {
+    /// The request's context. The client address comes from the socket (through
+    /// `mfa-axum`: a forwarded-for header counts only from the configured proxies).
+    async fn load(app: &Shared, headers: &HeaderMap, ClientAddr(ip): ClientAddr) -> Self {
         let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
         let client = ClientInfo {
-            ip: headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("127.0.0.1")
-                .to_owned(),
+            ip: ip.to_string(),
             browser: headers
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok())
@@ -198,15 +199,13 @@ impl Ctx {
         h
     }
 
-    /// The CSRF token: derived from the cookie's token (which a cross-site page cannot
-    /// read), so it needs no storage; sent back in a header and compared through hashes.
+    /// The CSRF token: derived from the cookie's token (`mfa-axum`), so it needs no storage.
     fn csrf(&self) -> String {
-        TokenHash::of(&format!("csrf\u{0}{}", self.token)).to_base64url()
+        mfa_axum::csrf_token(&self.token)
     }
 
     fn check_csrf(&self, headers: &HeaderMap) -> bool {
-        let sent = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
-        !self.new_cookie && !sent.is_empty() && TokenHash::of(sent) == TokenHash::of(&self.csrf())
+        !self.new_cookie && mfa_axum::verify_csrf(headers, &self.token)
     }
 
     fn session(&self) -> Option<Session> {
@@ -262,7 +261,7 @@ fn browser_name(ua: &str) -> String {
 
 /// The router.
 pub fn router(app: Shared) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/", get(root))
         .route("/app.js", get(app_js))
         .route("/style.css", get(style_css))
@@ -320,27 +319,10 @@ pub fn router(app: Shared) -> Router {
         .route("/push/fetch", post(push_fetch))
         .route("/push/respond", post(push_respond))
         .route("/push/poll", post(push_poll))
-        .layer(axum::middleware::map_response_with_state(app.clone(), security_headers))
-        .with_state(app)
-}
-
-async fn security_headers(State(app): State<Shared>, mut r: Response) -> Response {
-    let h = r.headers_mut();
-    if app.secure_cookies {
-        h.insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-        );
-    }
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
-    );
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
+        .layer(axum::Extension(app.proxies.clone()));
+    let hardening =
+        mfa_axum::Hardening { hsts: app.secure_cookies, ..mfa_axum::Hardening::default() };
+    mfa_axum::harden(router.with_state(app), &hardening)
 }
 
 // ----- JSON API -----
@@ -352,16 +334,20 @@ fn field(body: &J, name: &str) -> String {
 }
 
 /// Loads the context and checks the CSRF header of a state-changing request.
-async fn post_ctx(app: &Shared, headers: &HeaderMap) -> Result<Ctx, Response> {
-    let ctx = Ctx::load(app, headers).await;
+async fn post_ctx(app: &Shared, headers: &HeaderMap, client: ClientAddr) -> Result<Ctx, Response> {
+    let ctx = Ctx::load(app, headers, client).await;
     if !ctx.check_csrf(headers) {
         return Err(ctx.fail_key(StatusCode::FORBIDDEN, "err_csrf"));
     }
     Ok(ctx)
 }
 
-async fn api_session(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let ctx = Ctx::load(&app, &headers).await;
+async fn api_session(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+) -> Response {
+    let ctx = Ctx::load(&app, &headers, client).await;
     let session = ctx.session();
     let body = json!({
         "ok": true, "csrf": ctx.csrf(), "lang": ctx.lang.tag(),
@@ -374,8 +360,13 @@ async fn api_session(State(app): State<Shared>, headers: HeaderMap) -> Response 
     ctx.reply(StatusCode::OK, body, None)
 }
 
-async fn api_signup(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
-    let ctx = match post_ctx(&app, &headers).await {
+async fn api_signup(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+    body: J,
+) -> Response {
+    let ctx = match post_ctx(&app, &headers, client).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -435,8 +426,13 @@ async fn finish_login(mut ctx: Ctx, done: Authenticated) -> Response {
     ctx.reply(StatusCode::OK, body, Some(done.known_device))
 }
 
-async fn api_login(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
-    let ctx = match post_ctx(&app, &headers).await {
+async fn api_login(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+    body: J,
+) -> Response {
+    let ctx = match post_ctx(&app, &headers, client).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -454,8 +450,13 @@ fn pending_flow(ctx: &Ctx) -> Option<String> {
     ctx.ws.login.as_ref().map(|v| v.flow.clone())
 }
 
-async fn api_login_code(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
-    let ctx = match post_ctx(&app, &headers).await {
+async fn api_login_code(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+    body: J,
+) -> Response {
+    let ctx = match post_ctx(&app, &headers, client).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -466,8 +467,13 @@ async fn api_login_code(State(app): State<Shared>, headers: HeaderMap, body: J) 
     }
 }
 
-async fn api_login_select(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
-    let ctx = match post_ctx(&app, &headers).await {
+async fn api_login_select(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+    body: J,
+) -> Response {
+    let ctx = match post_ctx(&app, &headers, client).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -481,8 +487,12 @@ async fn api_login_select(State(app): State<Shared>, headers: HeaderMap, body: J
     }
 }
 
-async fn api_login_poll(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let ctx = match post_ctx(&app, &headers).await {
+async fn api_login_poll(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+) -> Response {
+    let ctx = match post_ctx(&app, &headers, client).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -493,8 +503,13 @@ async fn api_login_poll(State(app): State<Shared>, headers: HeaderMap) -> Respon
     }
 }
 
-async fn api_login_webauthn(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
-    let ctx = match post_ctx(&app, &headers).await {
+async fn api_login_webauthn(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+    body: J,
+) -> Response {
+    let ctx = match post_ctx(&app, &headers, client).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -507,8 +522,8 @@ async fn api_login_webauthn(State(app): State<Shared>, headers: HeaderMap, body:
     }
 }
 
-async fn api_logout(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let mut ctx = match post_ctx(&app, &headers).await {
+async fn api_logout(State(app): State<Shared>, headers: HeaderMap, client: ClientAddr) -> Response {
+    let mut ctx = match post_ctx(&app, &headers, client).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -521,8 +536,8 @@ async fn api_logout(State(app): State<Shared>, headers: HeaderMap) -> Response {
     ctx.reply(StatusCode::OK, json!({"ok": true, "next": "/login"}), None)
 }
 
-async fn api_me(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let ctx = Ctx::load(&app, &headers).await;
+async fn api_me(State(app): State<Shared>, headers: HeaderMap, client: ClientAddr) -> Response {
+    let ctx = Ctx::load(&app, &headers, client).await;
     let Some(s) = ctx.session() else {
         return ctx.fail_key(StatusCode::UNAUTHORIZED, "err_login_required");
     };
@@ -548,8 +563,13 @@ async fn api_me(State(app): State<Shared>, headers: HeaderMap) -> Response {
     ctx.reply(StatusCode::OK, body, None)
 }
 
-async fn api_stepup(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
-    let mut ctx = match post_ctx(&app, &headers).await {
+async fn api_stepup(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+    body: J,
+) -> Response {
+    let mut ctx = match post_ctx(&app, &headers, client).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -592,8 +612,8 @@ fn enrolled(ctx: &Ctx, e: mfa_flow::Enrolled) -> Response {
 }
 
 macro_rules! post_authed {
-    ($app:expr, $headers:expr) => {{
-        let ctx = match post_ctx(&$app, &$headers).await {
+    ($app:expr, $headers:expr, $client:expr) => {{
+        let ctx = match post_ctx(&$app, &$headers, $client).await {
             Ok(c) => c,
             Err(r) => return r,
         };
@@ -605,16 +625,25 @@ macro_rules! post_authed {
     }};
 }
 
-async fn api_totp_begin(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let (ctx, s) = post_authed!(app, headers);
+async fn api_totp_begin(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+) -> Response {
+    let (ctx, s) = post_authed!(app, headers, client);
     match app.auth.begin_totp(&s, now()).await {
         Ok(en) => ctx.reply(StatusCode::OK, json!({"ok": true, "flow": en.flow, "uri": en.uri, "qr_svg": en.qr_svg, "secret": en.secret_base32}), None),
         Err(e) => ctx.error(&e),
     }
 }
 
-async fn api_totp_confirm(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
-    let (ctx, s) = post_authed!(app, headers);
+async fn api_totp_confirm(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+    body: J,
+) -> Response {
+    let (ctx, s) = post_authed!(app, headers, client);
     match app
         .auth
         .confirm_totp(
@@ -631,8 +660,13 @@ async fn api_totp_confirm(State(app): State<Shared>, headers: HeaderMap, body: J
     }
 }
 
-async fn api_webauthn_begin(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
-    let (ctx, s) = post_authed!(app, headers);
+async fn api_webauthn_begin(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+    body: J,
+) -> Response {
+    let (ctx, s) = post_authed!(app, headers, client);
     let kind = match field(&body, "kind").as_str() {
         "passkey" => FactorKind::Passkey,
         "biometric_key" => FactorKind::BiometricKey,
@@ -647,8 +681,13 @@ async fn api_webauthn_begin(State(app): State<Shared>, headers: HeaderMap, body:
     }
 }
 
-async fn api_webauthn_finish(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
-    let (ctx, s) = post_authed!(app, headers);
+async fn api_webauthn_finish(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+    body: J,
+) -> Response {
+    let (ctx, s) = post_authed!(app, headers, client);
     let response =
         body.as_ref().and_then(|b| b.get("response")).map(Value::to_string).unwrap_or_default();
     match app
@@ -661,8 +700,12 @@ async fn api_webauthn_finish(State(app): State<Shared>, headers: HeaderMap, body
     }
 }
 
-async fn api_push_begin(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let (ctx, s) = post_authed!(app, headers);
+async fn api_push_begin(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+) -> Response {
+    let (ctx, s) = post_authed!(app, headers, client);
     match app.auth.begin_push(&s, now()).await {
         Ok((flow, uri)) => {
             let svg = qrcode::QrCode::new(uri.as_bytes())
@@ -680,8 +723,13 @@ async fn api_push_begin(State(app): State<Shared>, headers: HeaderMap) -> Respon
     }
 }
 
-async fn api_push_status(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
-    let (ctx, s) = post_authed!(app, headers);
+async fn api_push_status(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+    body: J,
+) -> Response {
+    let (ctx, s) = post_authed!(app, headers, client);
     match app.auth.push_enrollment_status(&s, &field(&body, "flow"), &ctx.client, now()).await {
         Ok(PushEnrollmentStatus::WaitingForDevice) => {
             ctx.reply(StatusCode::OK, json!({"ok": true, "status": "waiting"}), None)
@@ -697,8 +745,12 @@ async fn api_push_status(State(app): State<Shared>, headers: HeaderMap, body: J)
     }
 }
 
-async fn api_email_factor_begin(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let (ctx, s) = post_authed!(app, headers);
+async fn api_email_factor_begin(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+) -> Response {
+    let (ctx, s) = post_authed!(app, headers, client);
     match app.auth.begin_email_code(&s, now()).await {
         Ok(flow) => ctx.reply(StatusCode::OK, json!({"ok": true, "flow": flow}), None),
         Err(e) => ctx.error(&e),
@@ -708,9 +760,10 @@ async fn api_email_factor_begin(State(app): State<Shared>, headers: HeaderMap) -
 async fn api_email_factor_confirm(
     State(app): State<Shared>,
     headers: HeaderMap,
+    client: ClientAddr,
     body: J,
 ) -> Response {
-    let (ctx, s) = post_authed!(app, headers);
+    let (ctx, s) = post_authed!(app, headers, client);
     match app.auth.confirm_email_code(&s, &field(&body, "flow"), &field(&body, "code"), now()).await
     {
         Ok(e) => enrolled(&ctx, e),
@@ -719,8 +772,8 @@ async fn api_email_factor_confirm(
 }
 
 /// SMS enrollment: refused by the policy, with the notice's reason.
-async fn api_sms(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let (ctx, _) = post_authed!(app, headers);
+async fn api_sms(State(app): State<Shared>, headers: HeaderMap, client: ClientAddr) -> Response {
+    let (ctx, _) = post_authed!(app, headers, client);
     let reason = app
         .auth
         .config()
@@ -738,8 +791,13 @@ async fn api_sms(State(app): State<Shared>, headers: HeaderMap) -> Response {
     }
 }
 
-async fn api_remove(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
-    let (ctx, s) = post_authed!(app, headers);
+async fn api_remove(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+    body: J,
+) -> Response {
+    let (ctx, s) = post_authed!(app, headers, client);
     let Ok(id) = uuid::Uuid::parse_str(&field(&body, "factor")) else {
         return ctx.error(&LoginError::Malformed);
     };
@@ -749,8 +807,13 @@ async fn api_remove(State(app): State<Shared>, headers: HeaderMap, body: J) -> R
     }
 }
 
-async fn api_rename(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
-    let (ctx, s) = post_authed!(app, headers);
+async fn api_rename(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+    body: J,
+) -> Response {
+    let (ctx, s) = post_authed!(app, headers, client);
     let Ok(id) = uuid::Uuid::parse_str(&field(&body, "factor")) else {
         return ctx.error(&LoginError::Malformed);
     };
@@ -760,8 +823,12 @@ async fn api_rename(State(app): State<Shared>, headers: HeaderMap, body: J) -> R
     }
 }
 
-async fn api_recovery(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let (ctx, s) = post_authed!(app, headers);
+async fn api_recovery(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+) -> Response {
+    let (ctx, s) = post_authed!(app, headers, client);
     match app.auth.regenerate_recovery_codes(&s, now()).await {
         Ok(codes) => ctx.reply(
             StatusCode::OK,
@@ -772,8 +839,13 @@ async fn api_recovery(State(app): State<Shared>, headers: HeaderMap) -> Response
     }
 }
 
-async fn api_profile(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
-    let (mut ctx, s) = post_authed!(app, headers);
+async fn api_profile(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+    body: J,
+) -> Response {
+    let (mut ctx, s) = post_authed!(app, headers, client);
     let lang = match field(&body, "language").as_str() {
         "ja" => Lang::Ja,
         _ => Lang::En,
@@ -800,8 +872,13 @@ async fn api_profile(State(app): State<Shared>, headers: HeaderMap, body: J) -> 
     }
 }
 
-async fn api_change_email(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
-    let (ctx, s) = post_authed!(app, headers);
+async fn api_change_email(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+    body: J,
+) -> Response {
+    let (ctx, s) = post_authed!(app, headers, client);
     match app
         .auth
         .change_email(&s, &field(&body, "current_password"), &field(&body, "email"), now())
@@ -816,8 +893,13 @@ async fn api_change_email(State(app): State<Shared>, headers: HeaderMap, body: J
     }
 }
 
-async fn api_password(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
-    let (ctx, s) = post_authed!(app, headers);
+async fn api_password(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+    body: J,
+) -> Response {
+    let (ctx, s) = post_authed!(app, headers, client);
     match app
         .auth
         .change_password(&s, &field(&body, "current_password"), &field(&body, "password"), now())
@@ -829,8 +911,13 @@ async fn api_password(State(app): State<Shared>, headers: HeaderMap, body: J) ->
     }
 }
 
-async fn api_email_confirm(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
-    let ctx = match post_ctx(&app, &headers).await {
+async fn api_email_confirm(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+    body: J,
+) -> Response {
+    let ctx = match post_ctx(&app, &headers, client).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -844,8 +931,13 @@ async fn api_email_confirm(State(app): State<Shared>, headers: HeaderMap, body: 
     }
 }
 
-async fn api_email_revert(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
-    let ctx = match post_ctx(&app, &headers).await {
+async fn api_email_revert(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+    body: J,
+) -> Response {
+    let ctx = match post_ctx(&app, &headers, client).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -856,8 +948,13 @@ async fn api_email_revert(State(app): State<Shared>, headers: HeaderMap, body: J
 }
 
 /// Re-enables a factor suspended as a possible clone (a fresh step-up with another factor).
-async fn api_reinstate(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
-    let (ctx, s) = post_authed!(app, headers);
+async fn api_reinstate(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+    body: J,
+) -> Response {
+    let (ctx, s) = post_authed!(app, headers, client);
     let Ok(id) = uuid::Uuid::parse_str(&field(&body, "factor")) else {
         return ctx.error(&LoginError::Malformed);
     };
@@ -868,8 +965,12 @@ async fn api_reinstate(State(app): State<Shared>, headers: HeaderMap, body: J) -
 }
 
 /// An enrollment-only session of an account that had a factor: send a code to its address.
-async fn api_proof_begin(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let (mut ctx, s) = post_authed!(app, headers);
+async fn api_proof_begin(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+) -> Response {
+    let (mut ctx, s) = post_authed!(app, headers, client);
     match app.auth.begin_enrollment_proof(&s, now()).await {
         Ok(flow) => {
             ctx.ws.proof_flow = Some(flow);
@@ -884,8 +985,13 @@ async fn api_proof_begin(State(app): State<Shared>, headers: HeaderMap) -> Respo
     }
 }
 
-async fn api_proof_confirm(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
-    let (mut ctx, s) = post_authed!(app, headers);
+async fn api_proof_confirm(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+    body: J,
+) -> Response {
+    let (mut ctx, s) = post_authed!(app, headers, client);
     let Some(flow) = ctx.ws.proof_flow.clone() else {
         return ctx.error(&LoginError::FlowExpired);
     };
@@ -899,16 +1005,25 @@ async fn api_proof_confirm(State(app): State<Shared>, headers: HeaderMap, body: 
     }
 }
 
-async fn api_proof_recovery(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
-    let (ctx, s) = post_authed!(app, headers);
+async fn api_proof_recovery(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+    body: J,
+) -> Response {
+    let (ctx, s) = post_authed!(app, headers, client);
     match app.auth.prove_with_recovery_code(&s, &field(&body, "code"), now()).await {
         Ok(_) => ctx.reply(StatusCode::OK, json!({"ok": true, "next": "/mfa"}), None),
         Err(e) => ctx.error(&e),
     }
 }
 
-async fn api_sessions(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let ctx = Ctx::load(&app, &headers).await;
+async fn api_sessions(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+) -> Response {
+    let ctx = Ctx::load(&app, &headers, client).await;
     let s = match authed(&ctx) {
         Ok(s) => s,
         Err(r) => return r,
@@ -919,8 +1034,13 @@ async fn api_sessions(State(app): State<Shared>, headers: HeaderMap) -> Response
     }
 }
 
-async fn api_session_end(State(app): State<Shared>, headers: HeaderMap, body: J) -> Response {
-    let (ctx, s) = post_authed!(app, headers);
+async fn api_session_end(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+    body: J,
+) -> Response {
+    let (ctx, s) = post_authed!(app, headers, client);
     let id = match SessionId::parse(&field(&body, "id")) {
         Ok(id) => id,
         Err(e) => return ctx.error(&e),
@@ -934,8 +1054,12 @@ async fn api_session_end(State(app): State<Shared>, headers: HeaderMap, body: J)
     }
 }
 
-async fn api_sessions_end_others(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let (ctx, s) = post_authed!(app, headers);
+async fn api_sessions_end_others(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+) -> Response {
+    let (ctx, s) = post_authed!(app, headers, client);
     match app.auth.end_other_sessions(&s, now()).await {
         Ok(_) => ctx.reply(
             StatusCode::OK,
@@ -1026,12 +1150,12 @@ fn page(ctx: &Ctx, title_key: &str, body: &str, data: &Value) -> Response {
 
 /// A page's context: a browser without a cookie gets one in the answer, and nothing is
 /// stored for it.
-async fn page_ctx(app: &Shared, headers: &HeaderMap) -> Ctx {
-    Ctx::load(app, headers).await
+async fn page_ctx(app: &Shared, headers: &HeaderMap, client: ClientAddr) -> Ctx {
+    Ctx::load(app, headers, client).await
 }
 
-async fn root(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let ctx = page_ctx(&app, &headers).await;
+async fn root(State(app): State<Shared>, headers: HeaderMap, client: ClientAddr) -> Response {
+    let ctx = page_ctx(&app, &headers, client).await;
     let to = if ctx.session().is_some() { "/settings" } else { "/login" };
     (ctx.cookie_headers(None), Redirect::to(to)).into_response()
 }
@@ -1044,9 +1168,10 @@ struct LangQuery {
 async fn set_lang(
     State(app): State<Shared>,
     headers: HeaderMap,
+    client: ClientAddr,
     Query(q): Query<LangQuery>,
 ) -> Response {
-    let mut ctx = page_ctx(&app, &headers).await;
+    let mut ctx = page_ctx(&app, &headers, client).await;
     ctx.ws.lang = Some(if q.to == "ja" { Lang::Ja } else { Lang::En });
     ctx.save().await;
     let back = headers
@@ -1066,8 +1191,8 @@ fn input(l: Lang, name: &str, key: &str, kind: &str, auto: &str) -> String {
     )
 }
 
-async fn page_login(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let ctx = page_ctx(&app, &headers).await;
+async fn page_login(State(app): State<Shared>, headers: HeaderMap, client: ClientAddr) -> Response {
+    let ctx = page_ctx(&app, &headers, client).await;
     let l = ctx.lang;
     let body = format!(
         "<form data-api=\"/api/login\">{}{}<button>{}</button></form><p><a href=\"/signup\">{}</a></p>",
@@ -1079,8 +1204,12 @@ async fn page_login(State(app): State<Shared>, headers: HeaderMap) -> Response {
     page(&ctx, "login", &body, &json!({}))
 }
 
-async fn page_signup(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let ctx = page_ctx(&app, &headers).await;
+async fn page_signup(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+) -> Response {
+    let ctx = page_ctx(&app, &headers, client).await;
     let l = ctx.lang;
     let body = format!(
         "<form data-api=\"/api/signup\">{}{}<button>{}</button></form>",
@@ -1147,8 +1276,12 @@ fn challenge_body(l: Lang, view: &ChallengeView, warn: bool) -> String {
     body
 }
 
-async fn page_factor(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let ctx = page_ctx(&app, &headers).await;
+async fn page_factor(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+) -> Response {
+    let ctx = page_ctx(&app, &headers, client).await;
     let Some(view) = ctx.ws.login.clone() else {
         return (ctx.cookie_headers(None), Redirect::to("/login")).into_response();
     };
@@ -1162,8 +1295,12 @@ async fn page_factor(State(app): State<Shared>, headers: HeaderMap) -> Response 
     page(&ctx, "second_factor", &body, &data)
 }
 
-async fn page_stepup(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let ctx = page_ctx(&app, &headers).await;
+async fn page_stepup(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+) -> Response {
+    let ctx = page_ctx(&app, &headers, client).await;
     let l = ctx.lang;
     let body = format!(
         "<p>{}</p><form data-api=\"/api/stepup\"><input type=\"hidden\" name=\"next\" value=\"/settings\"><button>{}</button></form>",
@@ -1179,8 +1316,8 @@ fn require_login(ctx: &Ctx) -> Option<Response> {
         .then(|| (ctx.cookie_headers(None), Redirect::to("/login")).into_response())
 }
 
-async fn page_mfa(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let ctx = page_ctx(&app, &headers).await;
+async fn page_mfa(State(app): State<Shared>, headers: HeaderMap, client: ClientAddr) -> Response {
+    let ctx = page_ctx(&app, &headers, client).await;
     if let Some(r) = require_login(&ctx) {
         return r;
     }
@@ -1282,8 +1419,8 @@ async fn page_mfa(State(app): State<Shared>, headers: HeaderMap) -> Response {
     page(&ctx, "mfa", &body, &json!({}))
 }
 
-async fn page_totp(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let ctx = page_ctx(&app, &headers).await;
+async fn page_totp(State(app): State<Shared>, headers: HeaderMap, client: ClientAddr) -> Response {
+    let ctx = page_ctx(&app, &headers, client).await;
     if let Some(r) = require_login(&ctx) {
         return r;
     }
@@ -1309,9 +1446,10 @@ struct KindQuery {
 async fn page_key(
     State(app): State<Shared>,
     headers: HeaderMap,
+    client: ClientAddr,
     Query(q): Query<KindQuery>,
 ) -> Response {
-    let ctx = page_ctx(&app, &headers).await;
+    let ctx = page_ctx(&app, &headers, client).await;
     if let Some(r) = require_login(&ctx) {
         return r;
     }
@@ -1331,8 +1469,8 @@ async fn page_key(
     page(&ctx, kind, &body, &json!({}))
 }
 
-async fn page_push(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let ctx = page_ctx(&app, &headers).await;
+async fn page_push(State(app): State<Shared>, headers: HeaderMap, client: ClientAddr) -> Response {
+    let ctx = page_ctx(&app, &headers, client).await;
     if let Some(r) = require_login(&ctx) {
         return r;
     }
@@ -1345,8 +1483,12 @@ async fn page_push(State(app): State<Shared>, headers: HeaderMap) -> Response {
     page(&ctx, "push", &body, &json!({}))
 }
 
-async fn page_email_factor(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let ctx = page_ctx(&app, &headers).await;
+async fn page_email_factor(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+) -> Response {
+    let ctx = page_ctx(&app, &headers, client).await;
     if let Some(r) = require_login(&ctx) {
         return r;
     }
@@ -1361,8 +1503,12 @@ async fn page_email_factor(State(app): State<Shared>, headers: HeaderMap) -> Res
 
 /// Shows the recovery codes the last answer carried: the page's script takes them from the
 /// tab's storage, shows them and forgets them; the server never kept them.
-async fn page_recovery(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let ctx = page_ctx(&app, &headers).await;
+async fn page_recovery(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+) -> Response {
+    let ctx = page_ctx(&app, &headers, client).await;
     if let Some(r) = require_login(&ctx) {
         return r;
     }
@@ -1375,8 +1521,12 @@ async fn page_recovery(State(app): State<Shared>, headers: HeaderMap) -> Respons
     page(&ctx, "recovery_title", &body, &json!({}))
 }
 
-async fn page_settings(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let ctx = page_ctx(&app, &headers).await;
+async fn page_settings(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+) -> Response {
+    let ctx = page_ctx(&app, &headers, client).await;
     if let Some(r) = require_login(&ctx) {
         return r;
     }
@@ -1471,8 +1621,8 @@ fn sessions_section(l: Lang, sessions: &[mfa_flow::SessionView]) -> String {
     out
 }
 
-async fn page_offer(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let ctx = page_ctx(&app, &headers).await;
+async fn page_offer(State(app): State<Shared>, headers: HeaderMap, client: ClientAddr) -> Response {
+    let ctx = page_ctx(&app, &headers, client).await;
     if let Some(r) = require_login(&ctx) {
         return r;
     }
@@ -1494,10 +1644,11 @@ struct TokenQuery {
 async fn page_email_link(
     State(app): State<Shared>,
     headers: HeaderMap,
+    client: ClientAddr,
     uri: axum::http::Uri,
     Query(q): Query<TokenQuery>,
 ) -> Response {
-    let ctx = page_ctx(&app, &headers).await;
+    let ctx = page_ctx(&app, &headers, client).await;
     let l = ctx.lang;
     let revert = uri.path().ends_with("revert");
     let api = if revert { "/api/email/revert" } else { "/api/email/confirm" };

@@ -29,11 +29,13 @@ struct Browser {
     app: axum::Router,
     cookies: Vec<String>,
     csrf: String,
+    /// Extra headers sent with every request.
+    extra: Vec<(String, String)>,
 }
 
 impl Browser {
     async fn new(app: axum::Router) -> Self {
-        let mut b = Self { app, cookies: Vec::new(), csrf: String::new() };
+        let mut b = Self { app, cookies: Vec::new(), csrf: String::new(), extra: Vec::new() };
         let (_, body) = b.call("GET", "/api/session", None).await;
         b.csrf = body["csrf"].as_str().unwrap().to_owned();
         b
@@ -63,6 +65,9 @@ impl Browser {
     ) -> (StatusCode, Value) {
         let mut req =
             Request::builder().method(method).uri(path).header("x-csrf-token", &self.csrf);
+        for (k, v) in &self.extra {
+            req = req.header(k.as_str(), v.as_str());
+        }
         if !self.cookies.is_empty() {
             req = req.header(header::COOKIE, self.cookies.join("; "));
         }
@@ -115,6 +120,13 @@ impl Browser {
     }
 }
 
+/// The portal's router as a server runs it: with the connection's peer address.
+fn router(app: Arc<portal::web::App>) -> axum::Router {
+    use axum::extract::connect_info::MockConnectInfo;
+    portal::web::router(app)
+        .layer(MockConnectInfo(std::net::SocketAddr::from(([192, 0, 2, 10], 50_000))))
+}
+
 fn temp_dir() -> std::path::PathBuf {
     let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos();
     let dir = std::env::temp_dir().join(format!("portal-journey-{}-{nanos}", std::process::id()));
@@ -163,8 +175,8 @@ async fn the_whole_journey() {
     config.username_warn_from = None;
     let app = portal::build(&config, HashParams::DANGER_TEST_MINIMUM).await.unwrap();
     let hub = app.hub.clone();
-    let router = portal::web::router(Arc::clone(&app));
-    let mut b = Browser::new(router).await;
+    let router = router(Arc::clone(&app));
+    let mut b = Browser::new(router.clone()).await;
 
     // Sign up; the first login must enroll.
     assert_eq!(
@@ -209,7 +221,7 @@ async fn the_whole_journey() {
     assert_eq!(r["ok"], true, "{r}");
     assert_eq!(r["assurance"], "Aal2");
     // The same code again, in a new login: refused.
-    let mut other = Browser::new(portal::web::router(Arc::clone(&app))).await;
+    let mut other = Browser::new(router.clone()).await;
     other.post("/api/login", json!({"identifier": "ryu@example.com", "password": PW})).await;
     let r = other.post("/api/login/code", json!({"code": code})).await;
     assert_eq!(r["error"], "err_code", "{r}");
@@ -327,7 +339,7 @@ async fn the_session_token_changes_at_login() {
     ])
     .unwrap();
     let app = portal::build(&config, HashParams::DANGER_TEST_MINIMUM).await.unwrap();
-    let mut b = Browser::new(portal::web::router(app)).await;
+    let mut b = Browser::new(router(app)).await;
     let before = b.session_cookie().unwrap();
     b.post("/api/signup", json!({"email": "fix@example.com", "password": PW})).await;
     let r = b.post("/api/login", json!({"identifier": "fix@example.com", "password": PW})).await;
@@ -335,7 +347,12 @@ async fn the_session_token_changes_at_login() {
     let after = b.session_cookie().unwrap();
     assert_ne!(before, after);
     // The old token no longer carries the login.
-    let mut planted = Browser { app: b.app.clone(), cookies: vec![before], csrf: b.csrf.clone() };
+    let mut planted = Browser {
+        app: b.app.clone(),
+        cookies: vec![before],
+        csrf: b.csrf.clone(),
+        extra: Vec::new(),
+    };
     let (status, _) = planted.call("GET", "/api/me", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = b.call("GET", "/api/me", None).await;
@@ -352,7 +369,7 @@ async fn sessions_are_listed_and_revoked() {
     let config =
         portal::Config::from_args(&["--data-dir".into(), dir.display().to_string()]).unwrap();
     let app = portal::build(&config, HashParams::DANGER_TEST_MINIMUM).await.unwrap();
-    let router = portal::web::router(Arc::clone(&app));
+    let router = router(Arc::clone(&app));
     let mut a = Browser::new(router.clone()).await;
     a.post("/api/signup", json!({"email": "s@example.com", "password": PW})).await;
     let r = a.post("/api/login", json!({"identifier": "s@example.com", "password": PW})).await;
@@ -461,7 +478,7 @@ async fn cookieless_requests_store_nothing_and_https_hardens_cookies() {
     ])
     .unwrap();
     let app = portal::build(&config, HashParams::DANGER_TEST_MINIMUM).await.unwrap();
-    let router = portal::web::router(Arc::clone(&app));
+    let router = router(Arc::clone(&app));
     for path in ["/login", "/signup", "/", "/api/session", "/settings"].iter().cycle().take(300) {
         let req = Request::builder().uri(*path).body(Body::empty()).unwrap();
         let res = router.clone().oneshot(req).await.unwrap();
@@ -479,5 +496,46 @@ async fn cookieless_requests_store_nothing_and_https_hardens_cookies() {
     let rows: i64 =
         sqlx::query_scalar("SELECT count(*) FROM flows").fetch_one(&pool).await.unwrap();
     assert_eq!(rows, 0, "no row for a request without a cookie");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A client cannot choose the address the portal sees (throttles, the sessions list, the
+/// new-device notice): `X-Forwarded-For` counts only from a configured proxy.
+#[tokio::test]
+async fn a_spoofed_forwarded_for_header_is_ignored() {
+    let dir = temp_dir();
+    let config = portal::Config::from_args(&[
+        "--data-dir".into(),
+        dir.display().to_string(),
+        "--mfa-grace-days".into(),
+        "7".into(),
+    ])
+    .unwrap();
+    let app = portal::build(&config, HashParams::DANGER_TEST_MINIMUM).await.unwrap();
+    let mut b = Browser::new(router(Arc::clone(&app))).await;
+    b.post("/api/signup", json!({"email": "ip@example.com", "password": PW})).await;
+    b.extra = vec![("x-forwarded-for".into(), "1.2.3.4".into())];
+    let r = b.post("/api/login", json!({"identifier": "ip@example.com", "password": PW})).await;
+    assert_eq!(r["ok"], true, "{r}");
+    let sessions = b.call("GET", "/api/sessions", None).await.1;
+    assert_eq!(sessions["sessions"][0]["ip"], "192.0.2.10", "{sessions}");
+    // Behind a configured proxy, its hop is believed.
+    let config = portal::Config::from_args(&[
+        "--data-dir".into(),
+        dir.join("2").display().to_string(),
+        "--mfa-grace-days".into(),
+        "7".into(),
+        "--trusted-proxies".into(),
+        "192.0.2.0/24".into(),
+    ])
+    .unwrap();
+    let app = portal::build(&config, HashParams::DANGER_TEST_MINIMUM).await.unwrap();
+    let mut b = Browser::new(router(Arc::clone(&app))).await;
+    b.post("/api/signup", json!({"email": "ip@example.com", "password": PW})).await;
+    b.extra = vec![("x-forwarded-for".into(), "6.6.6.6, 203.0.113.9".into())];
+    b.post("/api/login", json!({"identifier": "ip@example.com", "password": PW})).await;
+    let sessions = b.call("GET", "/api/sessions", None).await.1;
+    assert_eq!(sessions["sessions"][0]["ip"], "203.0.113.9", "{sessions}");
+    assert!(portal::Config::from_args(&["--trusted-proxies".into(), "everyone".into()]).is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }

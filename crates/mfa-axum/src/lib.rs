@@ -1,0 +1,30 @@
+//! The HTTP glue an axum server puts around `mfa-flow`, as a library with its own tests, so
+//! an embedder does not copy it out of an example: the client's address (from the socket,
+//! and from `X-Forwarded-For` only through proxies the operator trusts), CSRF tokens bound to
+//! the session cookie, and the security headers and body limit every answer needs.
+//!
+//! ```
+//! use std::net::SocketAddr;
+//! use axum::{Router, routing::get};
+//! use mfa_axum::{ClientAddr, TrustedProxies};
+//!
+//! // Behind one load balancer at 10.0.0.5: its X-Forwarded-For hop is believed, no other.
+//! let proxies = TrustedProxies::parse("10.0.0.5/32")?;
+//! let app: Router = Router::new()
+//!     .route("/whoami", get(|ClientAddr(ip): ClientAddr| async move { ip.to_string() }))
+//!     .layer(axum::Extension(proxies));
+//! let app = mfa_axum::harden(app, &mfa_axum::Hardening::default());
+//! // Serve with `app.into_make_service_with_connect_info::<SocketAddr>()`.
+//! # let _ = app.into_make_service_with_connect_info::<SocketAddr>();
+//! # Ok::<(), mfa_axum::ProxyError>(())
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod client;
+mod csrf;
+mod headers;
+
+pub use client::{ClientAddr, ClientAddrRejection, ProxyError, TrustedProxies, throttle_key};
+pub use csrf::{CSRF_HEADER, csrf_token, verify_csrf};
+pub use headers::{Hardening, harden};

@@ -21,10 +21,18 @@
 
 #![forbid(unsafe_code)]
 
+mod api;
 mod client;
 mod csrf;
+mod error;
 mod headers;
+mod session;
 
+pub use api::{ApiJson, api};
 pub use client::{ClientAddr, ClientAddrRejection, ProxyError, TrustedProxies, throttle_key};
 pub use csrf::{CSRF_HEADER, csrf_token, verify_csrf};
+pub use error::ApiError;
 pub use headers::{Hardening, harden};
+pub use session::{
+    BoxFuture, CsrfChecked, Enrolling, Fresh, MaybeSession, SessionSource, Sessions, SignedIn,
+};

@@ -1,0 +1,144 @@
+//! Errors in one JSON shape: `{"ok": false, "error": "<code>", "message": "<English>"}`, with
+//! the status that fits and `Retry-After` when throttled. Codes are stable (a front end
+//! translates them); messages never carry a secret or an internal detail.
+
+use axum::extract::rejection::JsonRejection;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use mfa_flow::LoginError;
+
+/// An error answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The status.
+    pub status: StatusCode,
+    /// The stable code (`err_…`).
+    pub code: &'static str,
+    /// An English message for people (front ends translate the code instead).
+    pub message: &'static str,
+    /// Seconds to wait, when throttled.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    const fn new(status: StatusCode, code: &'static str, message: &'static str) -> Self {
+        Self { status, code, message, retry_after: None }
+    }
+
+    /// The server lacks a layer it needs (the `Sessions` extension): a deployment error.
+    #[must_use]
+    pub const fn misconfigured() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "err_internal", "Something went wrong.")
+    }
+
+    /// An enrollment-only session tried something else.
+    #[must_use]
+    pub const fn enroll_first() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "err_enroll_first", "Add a second factor first.")
+    }
+
+    /// A missing or wrong CSRF token.
+    #[must_use]
+    pub const fn csrf() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "err_csrf", "This page has expired. Please reload it.")
+    }
+
+    /// No route here.
+    #[must_use]
+    pub const fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "err_not_found", "There is nothing here.")
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(e: LoginError) -> Self {
+        use StatusCode as S;
+        let (status, code, message) = match &e {
+            LoginError::InvalidCredentials => (
+                S::UNAUTHORIZED,
+                "err_credentials",
+                "The email address or password is not correct.",
+            ),
+            LoginError::UsernameRefused => {
+                (S::BAD_REQUEST, "err_username_refused", "Log in with your email address.")
+            }
+            LoginError::Throttled { retry_after } => {
+                let mut a = Self::new(
+                    S::TOO_MANY_REQUESTS,
+                    "err_throttled",
+                    "Too many attempts. Try again later.",
+                );
+                a.retry_after = Some(*retry_after);
+                return a;
+            }
+            LoginError::FlowExpired => {
+                (S::BAD_REQUEST, "err_expired", "This has expired. Please start again.")
+            }
+            LoginError::WrongSecondFactor => {
+                (S::BAD_REQUEST, "err_code", "The code is not correct.")
+            }
+            LoginError::PushDenied => {
+                (S::BAD_REQUEST, "err_push_denied", "The sign-in was denied on the phone.")
+            }
+            LoginError::MethodUnavailable => {
+                (S::BAD_REQUEST, "err_method", "This method is not available.")
+            }
+            LoginError::Malformed => {
+                (S::BAD_REQUEST, "err_invalid", "Please check what you entered.")
+            }
+            LoginError::Refused(_) => {
+                (S::BAD_REQUEST, "err_invalid", "Please check what you entered.")
+            }
+            LoginError::StepUpRequired => {
+                (S::FORBIDDEN, "err_step_up", "Confirm with a second factor first.")
+            }
+            LoginError::LastFactor => {
+                (S::BAD_REQUEST, "err_last_factor", "You cannot remove your last second factor.")
+            }
+            LoginError::AccountExists => (S::OK, "ok", "Check your mail."),
+            LoginError::NotSignedIn => (S::UNAUTHORIZED, "err_login_required", "Please log in."),
+            LoginError::ProofRequired => (
+                S::FORBIDDEN,
+                "err_proof_required",
+                "Confirm your email address or use a recovery code first.",
+            ),
+            _ => (S::INTERNAL_SERVER_ERROR, "err_internal", "Something went wrong."),
+        };
+        Self::new(status, code, message)
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        match r.status() {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "err_content_type",
+                "Send JSON (Content-Type: application/json).",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "err_too_large",
+                "The request is too large.",
+            ),
+            _ => {
+                Self::new(StatusCode::BAD_REQUEST, "err_invalid", "Please check what you entered.")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = axum::Json(serde_json::json!({
+            "ok": false, "error": self.code, "message": self.message,
+        }));
+        let mut r = (self.status, body).into_response();
+        if let Some(s) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&s.max(1).to_string())
+        {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        r
+    }
+}

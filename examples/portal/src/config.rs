@@ -41,12 +41,41 @@ pub struct Config {
     pub trusted_proxies: mfa_axum::TrustedProxies,
 }
 
+/// The flags the portal reads (each also as `PORTAL_<NAME>` in the environment).
+pub const FLAGS: [&str; 13] = [
+    "listen",
+    "public-url",
+    "rp-id",
+    "data-dir",
+    "database-url",
+    "smtp",
+    "mail-from",
+    "product-name",
+    "username-warn-from",
+    "username-refuse-from",
+    "mfa-grace-days",
+    "email-change",
+    "trusted-proxies",
+];
+
 impl Config {
     /// Reads flags from `args` and the environment.
     ///
     /// # Errors
     /// A message naming the bad setting.
     pub fn from_args(args: &[String]) -> Result<Self, String> {
+        // Every argument is a known flag followed by its value: a typo is an error, not a
+        // setting silently left at its default.
+        let mut rest = args.iter();
+        while let Some(flag) = rest.next() {
+            let name = flag.strip_prefix("--").filter(|n| FLAGS.contains(n));
+            let Some(name) = name else {
+                return Err(format!("unknown argument {flag:?} (see --help)"));
+            };
+            if rest.next().is_none() {
+                return Err(format!("--{name} needs a value"));
+            }
+        }
         let get = |name: &str| -> Option<String> {
             let flag = format!("--{name}");
             args.iter().position(|a| *a == flag).and_then(|i| args.get(i + 1).cloned()).or_else(

@@ -11,6 +11,10 @@ async fn main() {
         println!("{}", include_str!("../README.md"));
         return;
     }
+    if args.iter().any(|a| a == "--version" || a == "-V") {
+        println!("portal {}", env!("CARGO_PKG_VERSION"));
+        return;
+    }
     let config = match portal::Config::from_args(&args) {
         Ok(c) => c,
         Err(e) => {
@@ -33,11 +37,29 @@ async fn main() {
             std::process::exit(1);
         }
     };
+    // Ctrl-C or SIGTERM (a service manager, a container stop): finish the requests in
+    // flight, then exit. The handler is in place before the portal says it is running.
+    #[cfg(unix)]
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let shutdown = async move {
+        #[cfg(unix)]
+        match term {
+            Some(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            None => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("portal: shutting down");
+    };
     println!("{} is running: open {}", config.product, config.public_url);
     println!("(listening on {}; data in {})", config.listen, config.data_dir.display());
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
     if let Err(e) = axum::serve(
         listener,
         portal::web::router(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),

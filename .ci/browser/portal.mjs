@@ -75,6 +75,9 @@ await page.screenshot({ path: join(shots, "02-security-key.png"), fullPage: true
 await submit("form[data-webauthn-register]");
 await page.waitForURL(`${base}/recovery`);
 if ((await page.locator("ol.codes li").count()) !== 10) throw new Error("ten recovery codes expected");
+for (const name of ["Copy", "Download"]) {
+  if ((await page.getByRole("button", { name }).count()) !== 1) throw new Error(`the recovery codes page lacks "${name}"`);
+}
 await page.screenshot({ path: join(shots, "03-recovery-codes.png"), fullPage: true });
 step("security key registered; recovery codes shown");
 
@@ -86,6 +89,11 @@ await page.waitForURL(`${base}/mfa`);
 await page.screenshot({ path: join(shots, "04-methods.png"), fullPage: true });
 const methods = await page.textContent("ul.methods");
 if (!methods.includes("YubiKey") || !methods.includes("This device")) throw new Error(`both keys should be listed: ${methods}`);
+// Buttons say what they do to what (accessible names).
+for (const name of ["Remove YubiKey", "Remove This device", "Add phone number"]) {
+  if ((await page.getByRole("button", { name, exact: true }).count()) !== 1) throw new Error(`no button named "${name}"`);
+}
+if ((await page.getByRole("link", { name: "Add security key", exact: true }).count()) !== 1) throw new Error("no link named \"Add security key\"");
 step("biometric key registered");
 
 // Log out; log in with the security key only.
@@ -121,8 +129,9 @@ await page.screenshot({ path: join(shots, "07-email-changed.png"), fullPage: tru
 step(`email changed: ${await page.textContent(".message")}`);
 
 // The same pages in Japanese.
-await page.goto(`${base}/lang?to=ja`);
 await page.goto(`${base}/mfa`);
+await page.locator("a[data-lang]").click();
+await page.waitForURL(`${base}/mfa`);
 const ja = await page.textContent("main");
 if (!ja.includes("仕様変更のため、SMS 認証はご利用いただけなくなりました。")) throw new Error("the Japanese methods list lacks the SMS notice");
 await page.screenshot({ path: join(shots, "08-methods-ja.png"), fullPage: true });

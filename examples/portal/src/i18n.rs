@@ -248,6 +248,15 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
             ("複製された可能性があるため停止中", "suspended: it may have been copied")
         }
         "reinstate" => ("再度有効にする", "Re-enable"),
+        "err_key_refused" => (
+            "セキュリティキーが受け付けられませんでした。登録済みのキーか確認し、もう一度お試しください。",
+            "The security key was not accepted. Check that it is one you registered, then try again.",
+        ),
+        "email_code_sent_to" => ("確認コードの送信先:", "We are sending a code to"),
+        "copy" => ("コピー", "Copy"),
+        "download" => ("ダウンロード", "Download"),
+        "copied" => ("コピーしました。", "Copied."),
+        "factor_name" => ("名前", "Name"),
         _ => return "?",
     };
     match lang {

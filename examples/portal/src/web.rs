@@ -308,6 +308,7 @@ pub fn router(app: Shared) -> Router {
         .route("/api/mfa/proof/confirm", post(api_proof_confirm))
         .route("/api/mfa/proof/recovery", post(api_proof_recovery))
         .route("/api/sessions", get(api_sessions))
+        .route("/api/methods", get(api_methods))
         .route("/api/sessions/end", post(api_session_end))
         .route("/api/sessions/end-others", post(api_sessions_end_others))
         .route("/api/settings/profile", post(api_profile))
@@ -518,6 +519,10 @@ async fn api_login_webauthn(
         body.as_ref().and_then(|b| b.get("response")).map(Value::to_string).unwrap_or_default();
     match app.auth.submit_webauthn(&flow, &response, now()).await {
         Ok(step) => apply_step(ctx, step).await,
+        // Say what happened to the key, not "the code".
+        Err(LoginError::WrongSecondFactor) => {
+            ctx.fail_key(StatusCode::BAD_REQUEST, "err_key_refused")
+        }
         Err(e) => ctx.error(&e),
     }
 }
@@ -1018,6 +1023,70 @@ async fn api_proof_recovery(
     }
 }
 
+/// The account's methods, usable or not and why, and the kinds that can be added: what the
+/// methods page shows, for a front end of its own.
+async fn api_methods(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    client: ClientAddr,
+) -> Response {
+    let ctx = Ctx::load(&app, &headers, client).await;
+    let s = match authed(&ctx) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if s.proof == EnrollmentProof::Required {
+        return ctx.error(&LoginError::ProofRequired);
+    }
+    let l = ctx.lang;
+    let methods: Vec<Value> = match app.auth.factor_list(s.account, now()).await {
+        Ok(list) => list
+            .iter()
+            .map(|f| {
+                let why = f
+                    .retired
+                    .map(|r| mfa_flow::Unavailable::Retired { reason: r })
+                    .or(f.suspended.map(|x| mfa_flow::Unavailable::Suspended {
+                        reason: x.reason,
+                        since: x.since,
+                    }));
+                json!({
+                    "id": f.method.factor.to_string(), "kind": f.method.kind,
+                    "name": display_name(l, &f.method), "created": f.created, "last_used": f.last_used,
+                    "available": why.is_none(),
+                    "unavailable": why.map(|w| json!({"reason": w, "message": t(l, unavailable_key(w))})),
+                })
+            })
+            .collect(),
+        Err(e) => return ctx.error(&e),
+    };
+    let policy = &app.auth.config().policy.retirement;
+    let kinds = [
+        FactorKind::SecurityKey,
+        FactorKind::Passkey,
+        FactorKind::BiometricKey,
+        FactorKind::Push,
+        FactorKind::Totp,
+        FactorKind::EmailCode,
+        FactorKind::Sms,
+    ];
+    let enrollable: Vec<Value> = kinds
+        .iter()
+        .map(|k| {
+            let retired = policy.retired(*k, now());
+            json!({
+                "kind": k, "name": t(l, kind_key(*k)), "available": retired.is_none(),
+                "message": retired.map(|r| t(l, retired_key(r.reason))),
+            })
+        })
+        .collect();
+    ctx.reply(
+        StatusCode::OK,
+        json!({"ok": true, "methods": methods, "enrollable": enrollable}),
+        None,
+    )
+}
+
 async fn api_sessions(
     State(app): State<Shared>,
     headers: HeaderMap,
@@ -1135,7 +1204,7 @@ fn page(ctx: &Ctx, title_key: &str, body: &str, data: &Value) -> Response {
         "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
          <title>{title} — {product}</title><link rel=\"stylesheet\" href=\"/style.css\"></head>\
          <body data-csrf=\"{csrf}\" data-page=\"{data}\"><header><strong>{product}</strong>\
-         <nav><a href=\"/lang?to={ol}\">{on}</a> {logout}</nav></header><main><h1>{title}</h1>\
+         <nav><a href=\"/lang?to={ol}\" data-lang lang=\"{ol}\">{on}</a> {logout}</nav></header><main><h1>{title}</h1>\
          <p class=\"error\" role=\"alert\" hidden></p><p class=\"message\" role=\"status\" hidden></p>{body}</main>\
          <script src=\"/app.js\"></script></body></html>",
         lang = l.tag(),
@@ -1163,6 +1232,13 @@ async fn root(State(app): State<Shared>, headers: HeaderMap, client: ClientAddr)
 #[derive(Deserialize)]
 struct LangQuery {
     to: String,
+    /// The page to go back to (the script adds it; a path on this site only).
+    back: Option<String>,
+}
+
+/// A path on this site (not `//host`, not `/\\host`, no scheme), bounded.
+fn local_path(p: &str) -> bool {
+    p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && p.len() <= 256
 }
 
 async fn set_lang(
@@ -1174,12 +1250,16 @@ async fn set_lang(
     let mut ctx = page_ctx(&app, &headers, client).await;
     ctx.ws.lang = Some(if q.to == "ja" { Lang::Ja } else { Lang::En });
     ctx.save().await;
-    let back = headers
-        .get(header::REFERER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|r| {
-            r.split_once("://").and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_owned()))
+    let back = q
+        .back
+        .filter(|b| local_path(b))
+        .or_else(|| {
+            headers.get(header::REFERER).and_then(|v| v.to_str().ok()).and_then(|r| {
+                r.split_once("://")
+                    .and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_owned()))
+            })
         })
+        .filter(|b| local_path(b))
         .unwrap_or_else(|| "/".into());
     (ctx.cookie_headers(None), Redirect::to(&back)).into_response()
 }
@@ -1233,8 +1313,14 @@ fn challenge_body(l: Lang, view: &ChallengeView, warn: bool) -> String {
                 mfa_flow::Prompt::EmailCode { sent_to } => format!("{} {}", t(l, "email_code_prompt"), esc(sent_to)),
                 _ => String::new(),
             };
+            // Recovery codes have letters; the other codes are digits.
+            let mode = if matches!(view.prompt, mfa_flow::Prompt::RecoveryCode) {
+                "inputmode=\"text\" autocomplete=\"off\" autocapitalize=\"characters\""
+            } else {
+                "inputmode=\"numeric\" autocomplete=\"one-time-code\""
+            };
             format!(
-                "<p>{prompt}</p><form data-api=\"/api/login/code\"><label>{}<input name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required></label><button>{}</button></form>",
+                "<p>{prompt}</p><form data-api=\"/api/login/code\"><label>{}<input name=\"code\" {mode} required></label><button>{}</button></form>",
                 t(l, "enter_code"),
                 t(l, "verify")
             )
@@ -1257,7 +1343,7 @@ fn challenge_body(l: Lang, view: &ChallengeView, warn: bool) -> String {
                 "<li><button class=\"link\" data-select=\"{}\">{} — {}</button></li>",
                 m.factor,
                 t(l, kind_key(m.kind)),
-                esc(&m.name)
+                esc(&display_name(l, m))
             ));
         }
         body.push_str("</ul></details>");
@@ -1378,14 +1464,18 @@ async fn page_mfa(State(app): State<Shared>, headers: HeaderMap, client: ClientA
                 t(l, kind_key(kind)),
                 t(l, retired_key(r.reason)),
                 if kind == FactorKind::Sms {
-                    "<button class=\"link\" data-action=\"sms\">+</button>".to_owned()
+                    format!(
+                        "<button class=\"link\" data-action=\"sms\" aria-label=\"{}\">+</button>",
+                        esc(&add_label(l, kind))
+                    )
                 } else {
                     String::new()
                 }
             )),
             None => body.push_str(&format!(
-                "<strong>{}</strong> {extra} <a class=\"add\" href=\"{href}\">{}</a>",
+                "<strong>{}</strong> {extra} <a class=\"add\" href=\"{href}\" aria-label=\"{}\">{}</a>",
                 t(l, kind_key(kind)),
+                esc(&add_label(l, kind)),
                 t(l, "add")
             )),
         }
@@ -1403,10 +1493,12 @@ async fn page_mfa(State(app): State<Shared>, headers: HeaderMap, client: ClientA
             } else {
                 String::new()
             };
+            let name = display_name(l, &f.method);
             body.push_str(&format!(
-                "<div class=\"factor\">{}{suspended} <button class=\"link\" data-remove=\"{}\">{}</button></div>",
-                esc(&f.method.name),
+                "<div class=\"factor\">{}{suspended} <button class=\"link\" data-remove=\"{}\" aria-label=\"{}\">{}</button></div>",
+                esc(&name),
                 f.method.factor,
+                esc(&format!("{} {name}", t(l, "remove"))),
                 t(l, "remove")
             ));
         }
@@ -1427,10 +1519,12 @@ async fn page_totp(State(app): State<Shared>, headers: HeaderMap, client: Client
     let l = ctx.lang;
     let body = format!(
         "<p>{}</p><div id=\"qr\" data-begin=\"/api/mfa/totp/begin\"></div><p>{} <code id=\"secret\"></code></p>\
-         <form data-api=\"/api/mfa/totp/confirm\"><input type=\"hidden\" name=\"flow\"><input type=\"hidden\" name=\"name\" value=\"{}\">\
+         <form data-api=\"/api/mfa/totp/confirm\"><input type=\"hidden\" name=\"flow\">\
+         <label>{}<input name=\"name\" maxlength=\"64\" required value=\"{}\"></label>\
          <label>{}<input name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required></label><button>{}</button></form>",
         t(l, "totp_help"),
         t(l, "secret_manual"),
+        t(l, "factor_name"),
         t(l, "totp"),
         t(l, "enter_code"),
         t(l, "save")
@@ -1493,8 +1587,17 @@ async fn page_email_factor(
         return r;
     }
     let l = ctx.lang;
+    let sent_to = match ctx.session() {
+        Some(s) => {
+            app.auth.store().account(s.account).await.ok().flatten().map(|a| a.email.masked())
+        }
+        None => None,
+    }
+    .unwrap_or_default();
     let body = format!(
-        "<div data-begin-email=\"/api/mfa/email/begin\"></div><form data-api=\"/api/mfa/email/confirm\"><input type=\"hidden\" name=\"flow\"><label>{}<input name=\"code\" inputmode=\"numeric\" required></label><button>{}</button></form>",
+        "<p>{} <strong>{}</strong></p><div data-begin-email=\"/api/mfa/email/begin\"></div><form data-api=\"/api/mfa/email/confirm\"><input type=\"hidden\" name=\"flow\"><label>{}<input name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required></label><button>{}</button></form>",
+        t(l, "email_code_sent_to"),
+        esc(&sent_to),
         t(l, "enter_code"),
         t(l, "save")
     );
@@ -1514,9 +1617,14 @@ async fn page_recovery(
     }
     let l = ctx.lang;
     let body = format!(
-        "<p>{}</p><ol class=\"codes\" data-recovery-codes></ol><p><a href=\"/settings\">{}</a></p>",
+        "<p>{}</p><ol class=\"codes\" data-recovery-codes></ol>\
+         <p><button data-action=\"copy-codes\" data-done=\"{copied}\">{copy}</button> <button data-action=\"download-codes\">{download}</button></p>\
+         <p><a href=\"/settings\">{}</a></p>",
         t(l, "recovery_help"),
-        t(l, "continue")
+        t(l, "continue"),
+        copied = t(l, "copied"),
+        copy = t(l, "copy"),
+        download = t(l, "download"),
     );
     page(&ctx, "recovery_title", &body, &json!({}))
 }
@@ -1551,13 +1659,14 @@ async fn page_settings(
     });
     let p = &a.profile;
     let checked = if p.analytics_consent { " checked" } else { "" };
-    let (ja_sel, en_sel) = if p.language == "ja" { (" selected", "") } else { ("", " selected") };
+    let language = if p.language.is_empty() { l.tag() } else { p.language.as_str() };
+    let (ja_sel, en_sel) = if language == "ja" { (" selected", "") } else { ("", " selected") };
     let tz = if p.time_zone.is_empty() { "Etc/UTC" } else { &p.time_zone };
     let sessions = sessions_section(l, &app.auth.sessions(&s, now()).await.unwrap_or_default());
     let body = format!(
         "<section class=\"dialog\">{username}\
          <form data-api=\"/api/settings/email\"><label>{email_l}<input name=\"email\" type=\"email\" value=\"{email}\" required></label><label>{cur_l}<input name=\"current_password\" type=\"password\" autocomplete=\"current-password\" required></label><button>{change_email}</button></form>\
-         <form data-api=\"/api/settings/profile\"><label>{first_l}<input name=\"first_name\" value=\"{first}\"></label><label>{last_l}<input name=\"last_name\" value=\"{last}\"></label>\
+         <form data-api=\"/api/settings/profile\"><label>{first_l}<input name=\"first_name\" autocomplete=\"given-name\" value=\"{first}\"></label><label>{last_l}<input name=\"last_name\" autocomplete=\"family-name\" value=\"{last}\"></label>\
          <label>{lang_l}<select name=\"language\"><option value=\"ja\"{ja_sel}>日本語</option><option value=\"en\"{en_sel}>English</option></select></label>\
          <label>{tz_l}<input name=\"time_zone\" value=\"{tz}\"></label><label class=\"check\"><input type=\"checkbox\" name=\"analytics_consent\"{checked}> {analytics}</label><button>{save}</button></form>\
          <p>{mfa_status} <a href=\"/mfa\">{mfa_link}</a></p>\
@@ -1581,6 +1690,25 @@ async fn page_settings(
         change_pw = t(l, "change_password"),
     );
     page(&ctx, "settings", &body, &json!({}))
+}
+
+/// "Add <kind>" for a button's accessible name.
+fn add_label(l: Lang, kind: FactorKind) -> String {
+    match l {
+        Lang::Ja => format!("{}を追加", t(l, kind_key(kind))),
+        Lang::En => format!("Add {}", t(l, kind_key(kind)).to_lowercase()),
+    }
+}
+
+/// A factor's name as a page shows it: the names the library gives by default (in English)
+/// become the kind's name in the page's language.
+fn display_name(l: Lang, m: &mfa_flow::MethodView) -> String {
+    const DEFAULTS: [&str; 2] = ["Authenticator app", "Recovery codes"];
+    if m.name.is_empty() || DEFAULTS.contains(&m.name.as_str()) {
+        t(l, kind_key(m.kind)).to_owned()
+    } else {
+        m.name.clone()
+    }
 }
 
 /// The settings dialog's list of signed-in browsers, each with a button that ends it.

@@ -100,6 +100,22 @@
     }
   });
 
+  // Copy or download the codes shown (never sent anywhere).
+  const shownCodes = () => Array.from(document.querySelectorAll("[data-recovery-codes] code"), (c) => c.textContent).join("\n");
+  document.querySelectorAll("[data-action=copy-codes]").forEach((b) => b.addEventListener("click", async () => {
+    try { await navigator.clipboard.writeText(shownCodes()); show(messageBox, b.dataset.done); } catch (e) { show(errorBox, String(e && e.message || e)); }
+  }));
+  document.querySelectorAll("[data-action=download-codes]").forEach((b) => b.addEventListener("click", () => {
+    const url = URL.createObjectURL(new Blob([shownCodes() + "\n"], { type: "text/plain" }));
+    const a = document.createElement("a");
+    a.href = url; a.download = "recovery-codes.txt";
+    document.body.appendChild(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  }));
+
+  // The language switch comes back to this page.
+  document.querySelectorAll("a[data-lang]").forEach((a) => { a.href += "&back=" + encodeURIComponent(location.pathname + location.search); });
+
   // Times in the reader's own zone.
   document.querySelectorAll("time[data-unix]").forEach((el) => {
     el.textContent = new Date(Number(el.dataset.unix) * 1000).toLocaleString(document.documentElement.lang);

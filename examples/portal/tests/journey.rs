@@ -324,6 +324,15 @@ async fn the_whole_journey() {
     let r = b.post("/api/mfa/sms", json!({})).await;
     assert_eq!(r["ok"], false, "{r}");
     assert!(r["message"].as_str().unwrap().contains("SMS"), "{r}");
+    // The methods as JSON: each with whether it can be used, and what can be added.
+    let (status, m) = b.call("GET", "/api/methods", None).await;
+    assert_eq!(status, StatusCode::OK, "{m}");
+    let kinds: Vec<&str> =
+        m["methods"].as_array().unwrap().iter().map(|x| x["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"totp") && kinds.contains(&"push"), "{m}");
+    let sms = m["enrollable"].as_array().unwrap().iter().find(|k| k["kind"] == "sms").unwrap();
+    assert_eq!(sms["available"], false);
+    assert!(sms["message"].as_str().unwrap().contains("SMS"), "{m}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

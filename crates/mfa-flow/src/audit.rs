@@ -182,6 +182,13 @@ pub enum AuditEvent {
 pub trait AuditSink: Send + Sync {
     /// Records `event` at `at`.
     fn record(&self, at: SystemTime, event: AuditEvent);
+
+    /// Records `event` at `at`, made by `client` (its browser and address, for a "recent
+    /// security activity" list). By default the client is dropped.
+    fn record_from(&self, at: SystemTime, event: AuditEvent, client: &crate::SessionClient) {
+        let _ = client;
+        self.record(at, event);
+    }
 }
 
 /// Drops every event.

@@ -764,6 +764,11 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         self.audit.record(now, event);
     }
 
+    /// Records an event made by a known client (a session's, or a sign-in's).
+    fn audit_from(&self, now: SystemTime, event: AuditEvent, client: &SessionClient) {
+        self.audit.record_from(now, event, client);
+    }
+
     /// Issues an email one-time code for `account` and mails it to the account's address;
     /// returns what to keep until it is typed.
     async fn mail_email_code(

@@ -63,6 +63,10 @@ macro_rules! with_pool {
     };
 }
 
+mod audit;
+
+pub use audit::{AuditRow, SqlAudit};
+
 fn db_error(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() || d.is_foreign_key_violation() => {

@@ -93,3 +93,38 @@ async fn a_memory_url_is_refused() {
     assert!(SqlStore::connect("sqlite::memory:").await.is_err());
     assert!(SqlStore::connect("mysql://x").await.is_err());
 }
+
+#[tokio::test]
+async fn audit_events_are_kept_with_their_client_newest_first() {
+    use mfa_flow::{AccountId, AuditEvent, AuditSink as _, FailureReason, SessionClient};
+    let dir = test_dir("audit");
+    let s = SqlStore::connect(&url(&fresh_file(&dir))).await.unwrap();
+    let audit = mfa_store_sql::SqlAudit::spawn(s.clone());
+    let account = AccountId(uuid::Uuid::from_u128(5));
+    let client = SessionClient { ip: "203.0.113.7".into(), browser: "Firefox on Linux".into() };
+    audit.record_from(at(1), AuditEvent::PasswordChanged { account }, &client);
+    let failed =
+        AuditEvent::LoginFailed { account: Some(account), reason: FailureReason::WrongPassword };
+    audit.record(at(2), failed);
+    let unknown =
+        AuditEvent::LoginFailed { account: None, reason: FailureReason::UnknownIdentifier };
+    audit.record(at(3), unknown);
+    let mut rows = Vec::new();
+    for _ in 0..200 {
+        rows = s.audit_events(account, 10).await.unwrap();
+        if rows.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(rows.len(), 2, "the account's two events (the unknown one has no account)");
+    assert_eq!(rows[0].kind, "login_failed");
+    assert_eq!((rows[0].ip.as_deref(), rows[0].browser.as_deref()), (None, None));
+    assert_eq!(rows[1].kind, "password_changed");
+    assert_eq!(rows[1].ip.as_deref(), Some("203.0.113.7"));
+    assert_eq!(rows[1].browser.as_deref(), Some("Firefox on Linux"));
+    assert_eq!(rows[1].at, mfa_testkit::T0 + 1);
+    assert_eq!(s.audit_events(account, 1).await.unwrap().len(), 1, "limit");
+    assert_eq!(audit.dropped(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -28,7 +28,7 @@ use mfa_credentials::{
 use mfa_email_identity::{
     ChangeMode, EmailChange, EmailChangeConfig, EmailCodeIssuer, LinkTemplates,
 };
-use mfa_flow::{Auth, AuthConfig, EnrollmentGrace, NoAudit, Services, UsernamePolicy};
+use mfa_flow::{Auth, AuthConfig, EnrollmentGrace, Services, UsernamePolicy};
 use mfa_push::{PushConfig, PushServer, ServerKeys};
 use mfa_store_sql::SqlStore;
 use mfa_totp::TotpConfig;
@@ -175,7 +175,9 @@ pub async fn build(config: &Config, params: HashParams) -> Result<Arc<web::App>,
     }
     let hub = push_hub::PushHub::default();
     let rng = rand_chacha::ChaCha20Rng::from_seed(random32()?);
-    let auth = Auth::new(auth_config, services, store, mailer, hub.clone(), Arc::new(NoAudit), rng);
+    // Every decision of the flows goes to the audit table (the settings show the account's).
+    let audit = mfa_store_sql::SqlAudit::spawn(store.clone());
+    let auth = Auth::new(auth_config, services, store, mailer, hub.clone(), Arc::new(audit), rng);
     Ok(Arc::new(web::App {
         auth,
         hub,

@@ -1663,6 +1663,11 @@ async fn page_settings(
     let (ja_sel, en_sel) = if language == "ja" { (" selected", "") } else { ("", " selected") };
     let tz = if p.time_zone.is_empty() { "Etc/UTC" } else { &p.time_zone };
     let sessions = sessions_section(l, &app.auth.sessions(&s, now()).await.unwrap_or_default());
+    let activity = activity_section(
+        l,
+        &app.auth.store().audit_events(s.account, 40).await.unwrap_or_default(),
+    );
+    let sessions = format!("{sessions}{activity}");
     let body = format!(
         "<section class=\"dialog\">{username}\
          <form data-api=\"/api/settings/email\"><label>{email_l}<input name=\"email\" type=\"email\" value=\"{email}\" required></label><label>{cur_l}<input name=\"current_password\" type=\"password\" autocomplete=\"current-password\" required></label><button>{change_email}</button></form>\
@@ -1690,6 +1695,56 @@ async fn page_settings(
         change_pw = t(l, "change_password"),
     );
     page(&ctx, "settings", &body, &json!({}))
+}
+
+/// The settings dialog's "recent security activity": what, when, from which browser and
+/// address (the audit events a person recognizes; the rest stay in the log).
+fn activity_section(l: Lang, rows: &[mfa_store_sql::AuditRow]) -> String {
+    let mut out = format!("<h2>{}</h2><ul class=\"activity\">", t(l, "activity"));
+    let mut shown = 0;
+    for r in rows {
+        let Some(key) = activity_key(&r.kind) else { continue };
+        if shown == 20 {
+            break;
+        }
+        shown += 1;
+        let from = match (&r.browser, &r.ip) {
+            (Some(b), Some(ip)) => format!(" · {} {}", esc(b), esc(ip)),
+            _ => String::new(),
+        };
+        out.push_str(&format!(
+            "<li>{} <span class=\"note\"><time data-unix=\"{}\">{}</time>{from}</span></li>",
+            t(l, key),
+            r.at,
+            r.at
+        ));
+    }
+    if shown == 0 {
+        out.push_str(&format!("<li class=\"note\">{}</li>", t(l, "activity_none")));
+    }
+    out.push_str("</ul>");
+    out
+}
+
+/// The label of an audit event a person recognizes (`None` for internal ones).
+fn activity_key(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "login_succeeded" => "act_login",
+        "login_failed" => "act_login_failed",
+        "password_changed" => "act_password",
+        "email_change_started" => "act_email_started",
+        "email_changed" => "act_email",
+        "email_change_reverted" => "act_email_reverted",
+        "factor_enrolled" => "act_factor_added",
+        "factor_removed" => "act_factor_removed",
+        "recovery_code_used" => "act_recovery_used",
+        "recovery_codes_issued" => "act_recovery_issued",
+        "sessions_revoked" => "act_sessions_revoked",
+        "push_fraud_reported" => "act_push_fraud",
+        "factor_suspended" => "act_factor_suspended",
+        "factor_reinstated" => "act_factor_reinstated",
+        _ => return None,
+    })
 }
 
 /// "Add <kind>" for a button's accessible name.

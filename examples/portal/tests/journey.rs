@@ -460,6 +460,18 @@ async fn sessions_are_listed_and_revoked() {
     // The settings page lists this browser; end-all-others works.
     let page = b.page("/settings").await;
     assert!(page.contains("class=\"sessions\"") && page.contains("This browser"), "{page}");
+    // The recent security activity (written by the audit log's own task: wait for it).
+    let mut page = String::new();
+    for _ in 0..200 {
+        page = b.page("/settings").await;
+        if page.contains("Password changed") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(page.contains("Recent security activity"), "{page}");
+    assert!(page.contains("Password changed") && page.contains("Signed in"), "{page}");
+    assert!(page.contains("192.0.2.10"), "the browser's address is shown: {page}");
     let r = b.post("/api/sessions/end-others", json!({})).await;
     assert_eq!(r["ok"], true, "{r}");
     // Notices went out: factor added, new-device sign-ins, password changed.

@@ -35,7 +35,11 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         let step = self
             .with_rng(|r| self.services.email_change.start(request, |_| taken, now, r))
             .map_err(|e| LoginError::Refused(e.to_string()))?;
-        self.audit(now, AuditEvent::EmailChangeStarted { account: account.id });
+        self.audit_from(
+            now,
+            AuditEvent::EmailChangeStarted { account: account.id },
+            &session.client,
+        );
         let login_email = self.apply_email_step(&account, &step, Some(session), now).await?;
         Ok(EmailChangeStarted {
             awaiting_confirmation: step.set_login_email.is_none(),

@@ -75,7 +75,8 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         factor: &Factor,
         now: SystemTime,
     ) -> Result<Enrolled, LoginError> {
-        self.audit(now, AuditEvent::FactorEnrolled { account: account.id, kind: factor.kind });
+        let event = AuditEvent::FactorEnrolled { account: account.id, kind: factor.kind };
+        self.audit_from(now, event, &session.client);
         // The address hears of it whatever happens to the session next.
         let notice = Notice::FactorAdded {
             product: self.config.product.clone(),
@@ -155,7 +156,11 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             }),
         };
         self.change_factors_for(session, change).await?;
-        self.audit(now, AuditEvent::RecoveryCodesIssued { account: session.account });
+        self.audit_from(
+            now,
+            AuditEvent::RecoveryCodesIssued { account: session.account },
+            &session.client,
+        );
         Ok(shown)
     }
 

@@ -123,12 +123,13 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 if !known {
                     self.fail(&account_key, now).await?;
                 }
-                self.audit(
+                self.audit_from(
                     now,
                     AuditEvent::LoginFailed {
                         account: Some(account.id),
                         reason: FailureReason::WrongPassword,
                     },
+                    &SessionClient::of(client),
                 );
                 return Err(LoginError::InvalidCredentials);
             }

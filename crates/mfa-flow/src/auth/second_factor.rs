@@ -289,7 +289,8 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                     s.last_seen = unix(now);
                 })
                 .await?;
-            self.audit(now, AuditEvent::SteppedUp { account: account.id, kind: factor.kind });
+            let event = AuditEvent::SteppedUp { account: account.id, kind: factor.kind };
+            self.audit_from(now, event, &stepped.client);
             return Ok(LoginStep::SteppedUp(stepped));
         }
         let auth = self
@@ -396,13 +397,14 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             self.notify(&current, notice, &format!("{}\u{0}{}", client.browser, client.ip), now)
                 .await;
         }
-        self.audit(
+        self.audit_from(
             now,
             AuditEvent::LoginSucceeded {
                 account: account.id,
                 factor: factor.map(|f| f.kind),
                 assurance,
             },
+            client,
         );
         Ok(Authenticated {
             session,

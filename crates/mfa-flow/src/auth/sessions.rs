@@ -352,7 +352,11 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             None => None,
         };
         let ended = self.store.end_sessions(account.id, None, kept.as_ref().map(|s| &s.id)).await?;
-        self.audit(now, AuditEvent::SessionsRevoked { account: account.id, reason, ended });
+        let event = AuditEvent::SessionsRevoked { account: account.id, reason, ended };
+        match &kept {
+            Some(s) => self.audit_from(now, event, &s.client),
+            None => self.audit(now, event),
+        }
         Ok(kept)
     }
 

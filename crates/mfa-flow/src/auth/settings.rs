@@ -91,7 +91,11 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         f.version += 1;
         let (kind, name) = (f.kind, f.name.clone());
         self.change_factors_for(session, FactorChange::Update(f)).await?;
-        self.audit(now, AuditEvent::FactorReinstated { account: session.account, kind });
+        self.audit_from(
+            now,
+            AuditEvent::FactorReinstated { account: session.account, kind },
+            &session.client,
+        );
         let notice = Notice::FactorReinstated {
             product: self.config.product.clone(),
             kind: notify::label(kind),
@@ -134,7 +138,8 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             return Err(LoginError::LastFactor);
         }
         self.change_factors_for(session, FactorChange::Remove { factor, keep_one_of }).await?;
-        self.audit(now, AuditEvent::FactorRemoved { account: account.id, kind: target.kind });
+        let event = AuditEvent::FactorRemoved { account: account.id, kind: target.kind };
+        self.audit_from(now, event, &session.client);
         let notice = Notice::FactorRemoved {
             product: self.config.product.clone(),
             kind: notify::label(target.kind),
@@ -232,7 +237,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         Self::bump_epoch(&mut account);
         account.version += 1;
         self.store.update_account(&account).await?;
-        self.audit(now, AuditEvent::PasswordChanged { account: account.id });
+        self.audit_from(now, AuditEvent::PasswordChanged { account: account.id }, &session.client);
         let notice = Notice::PasswordChanged { product: self.config.product.clone(), at: now };
         self.notify(&account, notice, &unix(now).to_string(), now).await;
         self.after_revocation(&account, Some(session), RevocationReason::PasswordChanged, now)

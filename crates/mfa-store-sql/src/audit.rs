@@ -1,0 +1,147 @@
+//! The audit log in the database: `mfa-flow`'s [`AuditSink`] writing to the `audit` table
+//! through a bounded queue and one writer task (the flows never wait on it), and the
+//! account's recent events read back for a "recent security activity" list.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use mfa_flow::{AccountId, AuditEvent, AuditSink, SessionClient, StoreError, StoreResult};
+use sqlx::Row as _;
+use tokio::sync::mpsc;
+
+use crate::{SqlStore, db_error, secs};
+
+/// Events waiting for the writer; past this many, new ones are dropped and counted.
+const QUEUE: usize = 4096;
+
+/// One stored audit event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    /// When (Unix seconds).
+    pub at: u64,
+    /// The event's name (`login_succeeded`, `password_changed` …).
+    pub kind: String,
+    /// The event as JSON.
+    pub data: String,
+    /// The client's IP address, when the flow knew it.
+    pub ip: Option<String>,
+    /// The client's browser, when the flow knew it.
+    pub browser: Option<String>,
+}
+
+struct Entry {
+    at: SystemTime,
+    event: AuditEvent,
+    client: Option<SessionClient>,
+}
+
+/// An [`AuditSink`] that stores events in the database. Recording never blocks: events go
+/// to a bounded queue that one task drains; when the database falls behind by more than
+/// 4096 events, new ones are dropped and counted ([`SqlAudit::dropped`]).
+#[derive(Clone)]
+pub struct SqlAudit {
+    tx: mpsc::Sender<Entry>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for SqlAudit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlAudit").field("dropped", &self.dropped()).finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry").finish_non_exhaustive()
+    }
+}
+
+impl SqlAudit {
+    /// Starts the writer on the current tokio runtime.
+    #[must_use]
+    pub fn spawn(store: SqlStore) -> Self {
+        let (tx, mut rx) = mpsc::channel::<Entry>(QUEUE);
+        tokio::spawn(async move {
+            while let Some(e) = rx.recv().await {
+                // A write that fails loses that event; the flows go on either way.
+                let _ = store.insert_audit(&e).await;
+            }
+        });
+        Self { tx, dropped: Arc::new(AtomicU64::new(0)) }
+    }
+
+    /// Events dropped because the queue was full.
+    #[must_use]
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    fn push(&self, entry: Entry) {
+        if self.tx.try_send(entry).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl AuditSink for SqlAudit {
+    fn record(&self, at: SystemTime, event: AuditEvent) {
+        self.push(Entry { at, event, client: None });
+    }
+
+    fn record_from(&self, at: SystemTime, event: AuditEvent, client: &SessionClient) {
+        self.push(Entry { at, event, client: Some(client.clone()) });
+    }
+}
+
+impl SqlStore {
+    async fn insert_audit(&self, e: &Entry) -> StoreResult<()> {
+        let data = serde_json::to_value(&e.event).map_err(|_| StoreError::Corrupt)?;
+        let kind = data.get("event").and_then(|k| k.as_str()).unwrap_or("unknown").to_owned();
+        let account = data.get("account").and_then(|a| a.as_str()).map(str::to_owned);
+        let (ip, browser) = match &e.client {
+            Some(c) => (Some(c.ip.clone()), Some(c.browser.clone())),
+            None => (None, None),
+        };
+        with_pool!(self, pool => {
+            sqlx::query("INSERT INTO audit (at, account, kind, data, ip, browser) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(secs(e.at))
+                .bind(account)
+                .bind(kind)
+                .bind(data.to_string())
+                .bind(ip)
+                .bind(browser)
+                .execute(pool)
+                .await
+                .map_err(db_error)?;
+            Ok(())
+        })
+    }
+
+    /// The account's most recent audit events, newest first (at most `limit`, up to 200).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] if the database fails.
+    pub async fn audit_events(&self, account: AccountId, limit: u32) -> StoreResult<Vec<AuditRow>> {
+        let limit = i64::from(limit.min(200));
+        with_pool!(self, pool => {
+            let rows = sqlx::query("SELECT at, kind, data, ip, browser FROM audit WHERE account = $1 ORDER BY at DESC, id DESC LIMIT $2")
+                .bind(account.to_string())
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+                .map_err(db_error)?;
+            rows.iter()
+                .map(|r| {
+                    Ok(AuditRow {
+                        at: u64::try_from(r.try_get::<i64, _>(0).map_err(db_error)?).map_err(|_| StoreError::Corrupt)?,
+                        kind: r.try_get(1).map_err(db_error)?,
+                        data: r.try_get(2).map_err(db_error)?,
+                        ip: r.try_get(3).map_err(db_error)?,
+                        browser: r.try_get(4).map_err(db_error)?,
+                    })
+                })
+                .collect()
+        })
+    }
+}

@@ -4,6 +4,8 @@ use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 /// What [`harden`] adds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,4 +57,17 @@ pub fn harden<S: Clone + Send + Sync + 'static>(router: Router<S>, h: &Hardening
         ));
     }
     router.layer(RequestBodyLimitLayer::new(h.body_limit))
+}
+
+/// `router` with a `tracing` span per request: the method and the path, never the query
+/// (links carry tokens there), no header, no body; the status and the time taken when the
+/// answer leaves.
+pub fn traced<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    router.layer(
+        TraceLayer::new_for_http()
+            .make_span_with(|req: &axum::http::Request<axum::body::Body>| {
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            })
+            .on_response(DefaultOnResponse::new().level(Level::INFO)),
+    )
 }

@@ -32,7 +32,7 @@ pub use api::{ApiJson, api};
 pub use client::{ClientAddr, ClientAddrRejection, ProxyError, TrustedProxies, throttle_key};
 pub use csrf::{CSRF_HEADER, csrf_token, verify_csrf};
 pub use error::ApiError;
-pub use headers::{Hardening, harden};
+pub use headers::{Hardening, harden, traced};
 pub use session::{
     BoxFuture, CsrfChecked, Enrolling, Fresh, MaybeSession, SessionSource, Sessions, SignedIn,
 };

@@ -216,3 +216,40 @@ async fn an_oversized_body_is_refused_before_it_is_read() {
         .unwrap();
     assert_eq!(declared.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+/// A writer the test reads back.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn request_spans_name_the_path_never_the_query_or_headers() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::DEBUG)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let app = mfa_axum::traced(Router::new().route("/email/confirm", get(|| async { "ok" })));
+    let req = Request::builder()
+        .uri("/email/confirm?token=SECRET-LINK-TOKEN")
+        .header(header::COOKIE, "session=SECRET-COOKIE")
+        .header("x-csrf-token", "SECRET-CSRF")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.oneshot(req).await.unwrap().status(), StatusCode::OK);
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("/email/confirm") && log.contains("status=200"), "{log}");
+    assert!(!log.contains("SECRET"), "a secret reached the log: {log}");
+}

@@ -39,10 +39,12 @@ pub struct Config {
     /// Proxies (addresses or networks, comma-separated) whose `X-Forwarded-For` hop is
     /// believed (`--trusted-proxies`, default none: the socket's peer is the client).
     pub trusted_proxies: mfa_axum::TrustedProxies,
+    /// The log's format (`--log`): `human` (default) or `json`, one object a line.
+    pub log_json: bool,
 }
 
 /// The flags the portal reads (each also as `PORTAL_<NAME>` in the environment).
-pub const FLAGS: [&str; 13] = [
+pub const FLAGS: [&str; 14] = [
     "listen",
     "public-url",
     "rp-id",
@@ -56,6 +58,7 @@ pub const FLAGS: [&str; 13] = [
     "mfa-grace-days",
     "email-change",
     "trusted-proxies",
+    "log",
 ];
 
 impl Config {
@@ -122,6 +125,11 @@ impl Config {
                 &get("trusted-proxies").unwrap_or_default(),
             )
             .map_err(|e| format!("--trusted-proxies: {e}"))?,
+            log_json: match get("log").as_deref() {
+                None | Some("human") => false,
+                Some("json") => true,
+                Some(other) => return Err(format!("--log: human or json, not {other:?}")),
+            },
         })
     }
 }

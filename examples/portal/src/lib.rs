@@ -78,7 +78,7 @@ fn load_keys(dir: &Path) -> Result<DevKeys, String> {
                 use std::os::unix::fs::PermissionsExt as _;
                 let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
             }
-            eprintln!("generated development keys in {}", path.display());
+            tracing::warn!(path = %path.display(), "generated development keys");
             k
         }
     };
@@ -106,7 +106,7 @@ pub fn spawn_sweeper(app: &Arc<web::App>, every: Duration) {
             if let Err(e) =
                 mfa_flow::Store::sweep(app.auth.store(), std::time::SystemTime::now()).await
             {
-                eprintln!("portal: sweep: {e}");
+                tracing::warn!(error = %e, "sweep failed");
             }
         }
     });

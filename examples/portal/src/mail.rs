@@ -87,13 +87,13 @@ impl Mailer for PortalMailer {
                     .map_or(0, |d| d.as_secs());
                 let path = dir.join(format!("{now}-{n:04}-{}.eml", notice.kind()));
                 tokio::fs::write(&path, message.formatted()).await.map_err(|e| e.to_string())?;
-                eprintln!("mail: {} to {} written to {}", notice.kind(), to, path.display());
+                tracing::info!(kind = notice.kind(), to = %to.masked(), path = %path.display(), "mail written");
                 Ok(())
             }
             Self::Smtp { transport, from } => {
                 let message = build(from, to, notice)?;
                 transport.send(message).await.map(|_| ()).map_err(|e| {
-                    eprintln!("mail: sending {} to {to} failed: {e}", notice.kind());
+                    tracing::warn!(kind = notice.kind(), to = %to.masked(), error = %e, "mail not sent");
                     e.to_string()
                 })
             }

@@ -22,6 +22,15 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    // Requests, mail and failures are logged through `tracing` (never a token, a code or a
+    // query string: see mfa-axum's `traced`).
+    let log =
+        tracing_subscriber::fmt().with_max_level(tracing::Level::INFO).with_writer(std::io::stderr);
+    if config.log_json {
+        log.json().init();
+    } else {
+        log.init();
+    }
     let app = match portal::build(&config, HashParams::OWASP).await {
         Ok(a) => a,
         Err(e) => {
@@ -59,7 +68,8 @@ async fn main() {
         eprintln!("portal: shutting down");
     };
     println!("{} is running: open {}", config.product, config.public_url);
-    println!("(listening on {}; data in {})", config.listen, config.data_dir.display());
+    let bound = listener.local_addr().map_or_else(|_| config.listen.clone(), |a| a.to_string());
+    println!("(listening on {bound}; data in {})", config.data_dir.display());
     if let Err(e) = axum::serve(
         listener,
         portal::web::router(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),

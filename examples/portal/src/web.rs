@@ -226,7 +226,7 @@ impl Ctx {
             _ => StatusCode::BAD_REQUEST,
         };
         if matches!(e, LoginError::Internal | LoginError::Store(_)) {
-            eprintln!("error: {e}");
+            tracing::error!(error = %e, "request failed");
         }
         let next = matches!(e, LoginError::StepUpRequired).then_some("/stepup");
         self.reply(
@@ -323,7 +323,7 @@ pub fn router(app: Shared) -> Router {
         .layer(axum::Extension(app.proxies.clone()));
     let hardening =
         mfa_axum::Hardening { hsts: app.secure_cookies, ..mfa_axum::Hardening::default() };
-    mfa_axum::harden(router.with_state(app), &hardening)
+    mfa_axum::traced(mfa_axum::harden(router.with_state(app), &hardening))
 }
 
 // ----- JSON API -----

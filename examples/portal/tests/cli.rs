@@ -16,6 +16,7 @@ fn unknown_arguments_and_missing_values_are_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--listen needs a value"));
     assert!(portal::Config::from_args(&["stray".into()]).is_err());
+    assert!(portal::Config::from_args(&["--log".into(), "xml".into()]).is_err());
 }
 
 #[test]
@@ -33,7 +34,7 @@ fn version_is_printed() {
 fn sigterm_shuts_down_cleanly() {
     let dir = std::env::temp_dir().join(format!("portal-cli-{}", std::process::id()));
     let mut child = Command::new(BIN)
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .args(["--listen", "127.0.0.1:0", "--log", "json", "--data-dir"])
         .arg(&dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -42,6 +43,18 @@ fn sigterm_shuts_down_cleanly() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
     assert!(first.contains("is running"), "{first}");
+    // One request, with a token in its query string.
+    let second = lines.next().unwrap().unwrap();
+    let addr = second.split("listening on ").nth(1).unwrap().split(';').next().unwrap().to_owned();
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    std::io::Write::write_all(
+        &mut conn,
+        b"GET /email/confirm?token=SECRET-TOKEN HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut conn, &mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -53,5 +66,12 @@ fn sigterm_shuts_down_cleanly() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exit.success(), "{exit:?}");
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(
+        log.lines().any(|l| l.starts_with('{') && l.contains("\"path\":\"/email/confirm\"")),
+        "{log}"
+    );
+    assert!(!log.contains("SECRET"), "a token reached the log: {log}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -43,6 +43,22 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, "err_csrf", "This page has expired. Please reload it.")
     }
 
+    /// A body that is not declared as JSON.
+    #[must_use]
+    pub const fn content_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "err_content_type",
+            "Send JSON (Content-Type: application/json).",
+        )
+    }
+
+    /// A body over the limit.
+    #[must_use]
+    pub const fn too_large() -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "err_too_large", "The request is too large.")
+    }
+
     /// No route here.
     #[must_use]
     pub const fn not_found() -> Self {

@@ -204,6 +204,12 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
             "You cannot remove your last authentication method.",
         ),
         "err_invalid" => ("入力内容を確認してください。", "Please check what you entered."),
+        "err_content_type" => (
+            "JSON で送信してください（Content-Type: application/json）。",
+            "Send JSON (Content-Type: application/json).",
+        ),
+        "err_too_large" => ("リクエストが大きすぎます。", "The request is too large."),
+        "err_not_found" => ("ここには何もありません。", "There is nothing here."),
         "err_internal" => (
             "エラーが発生しました。もう一度お試しください。",
             "Something went wrong. Please try again.",

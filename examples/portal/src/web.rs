@@ -309,6 +309,7 @@ pub fn router(app: Shared) -> Router {
         .route("/api/mfa/proof/recovery", post(api_proof_recovery))
         .route("/api/sessions", get(api_sessions))
         .route("/api/methods", get(api_methods))
+        .route("/api/{*rest}", axum::routing::any(api_not_found))
         .route("/api/sessions/end", post(api_session_end))
         .route("/api/sessions/end-others", post(api_sessions_end_others))
         .route("/api/settings/profile", post(api_profile))
@@ -323,15 +324,80 @@ pub fn router(app: Shared) -> Router {
         .layer(axum::Extension(app.proxies.clone()));
     let hardening =
         mfa_axum::Hardening { hsts: app.secure_cookies, ..mfa_axum::Hardening::default() };
-    mfa_axum::traced(mfa_axum::harden(router.with_state(app), &hardening))
+    let router = mfa_axum::harden(router.with_state(app), &hardening)
+        .layer(axum::middleware::map_response(json_limits));
+    mfa_axum::traced(router)
 }
 
 // ----- JSON API -----
 
-type J = Option<axum::Json<Value>>;
+/// A request's JSON body, or none (an empty body). Anything else — not JSON, JSON not
+/// declared as such, too large — is refused in the API's JSON shape, translated, never with
+/// the parser's words.
+struct J(Option<Value>);
+
+impl J {
+    fn as_ref(&self) -> Option<&Value> {
+        self.0.as_ref()
+    }
+}
+
+/// A refused body, answered in the page language of the request.
+struct BodyRefused(mfa_axum::ApiError, Lang);
+
+impl IntoResponse for BodyRefused {
+    fn into_response(self) -> Response {
+        let Self(e, lang) = self;
+        let body = json!({"ok": false, "error": e.code, "message": t(lang, e.code)});
+        (e.status, axum::Json(body)).into_response()
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for J {
+    type Rejection = BodyRefused;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, BodyRefused> {
+        let accept = req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+        let lang = Lang::from_accept(accept);
+        if !req.headers().contains_key(header::CONTENT_TYPE) {
+            let bytes = axum::body::Bytes::from_request(req, state)
+                .await
+                .map_err(|_| BodyRefused(mfa_axum::ApiError::too_large(), lang))?;
+            return if bytes.is_empty() {
+                Ok(Self(None))
+            } else {
+                Err(BodyRefused(mfa_axum::ApiError::content_type(), lang))
+            };
+        }
+        let mfa_axum::ApiJson(v) = mfa_axum::ApiJson::<Value>::from_request(req, state)
+            .await
+            .map_err(|e| BodyRefused(e, lang))?;
+        Ok(Self(Some(v)))
+    }
+}
 
 fn field(body: &J, name: &str) -> String {
     body.as_ref().and_then(|b| b.get(name)).and_then(Value::as_str).unwrap_or_default().to_owned()
+}
+
+/// An unknown route under `/api/`: the JSON shape, not a bare 404.
+async fn api_not_found(headers: HeaderMap) -> Response {
+    let lang =
+        Lang::from_accept(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
+    BodyRefused(mfa_axum::ApiError::not_found(), lang).into_response()
+}
+
+/// Answers the body limit's bare 413 in the JSON shape.
+async fn json_limits(r: Response) -> Response {
+    if r.status() == StatusCode::PAYLOAD_TOO_LARGE
+        && !r
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
+    {
+        return BodyRefused(mfa_axum::ApiError::too_large(), Lang::En).into_response();
+    }
+    r
 }
 
 /// Loads the context and checks the CSRF header of a state-changing request.

@@ -560,3 +560,74 @@ async fn a_spoofed_forwarded_for_header_is_ignored() {
     assert!(portal::Config::from_args(&["--trusted-proxies".into(), "everyone".into()]).is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every refusal of the JSON API answers in its JSON shape, translated: a body that is not
+/// JSON, one not declared as JSON, one too large, and a route that does not exist.
+#[tokio::test]
+async fn malformed_requests_answer_in_the_json_shape() {
+    let dir = temp_dir();
+    let config =
+        portal::Config::from_args(&["--data-dir".into(), dir.display().to_string()]).unwrap();
+    let app = portal::build(&config, HashParams::DANGER_TEST_MINIMUM).await.unwrap();
+    let mut b = Browser::new(router(Arc::clone(&app))).await;
+    let raw = |b: &Browser, path: &str, ctype: Option<&str>, body: String, lang: &str| {
+        let mut req = Request::post(path)
+            .header("x-csrf-token", &b.csrf)
+            .header(header::COOKIE, b.cookies.join("; "))
+            .header(header::ACCEPT_LANGUAGE, lang);
+        if let Some(c) = ctype {
+            req = req.header(header::CONTENT_TYPE, c);
+        }
+        req.body(Body::from(body)).unwrap()
+    };
+    let cases = [
+        (
+            "/api/login",
+            Some("application/json"),
+            "{not json".to_owned(),
+            StatusCode::BAD_REQUEST,
+            "err_invalid",
+        ),
+        (
+            "/api/login",
+            Some("text/plain"),
+            "{}".to_owned(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "err_content_type",
+        ),
+        (
+            "/api/login",
+            None,
+            "identifier=x".to_owned(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "err_content_type",
+        ),
+        (
+            "/api/login",
+            Some("application/json"),
+            format!("{{\"x\":\"{}\"}}", "y".repeat(100_000)),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "err_too_large",
+        ),
+        (
+            "/api/no-such-thing",
+            Some("application/json"),
+            "{}".to_owned(),
+            StatusCode::NOT_FOUND,
+            "err_not_found",
+        ),
+    ];
+    for (path, ctype, body, status, code) in cases {
+        let res = b.app.clone().oneshot(raw(&b, path, ctype, body, "ja")).await.unwrap();
+        assert_eq!(res.status(), status, "{path} {ctype:?}");
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let v: Value =
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("not JSON: {bytes:?}"));
+        assert_eq!((v["ok"].as_bool(), v["error"].as_str()), (Some(false), Some(code)), "{v}");
+        assert!(!v["message"].as_str().unwrap().is_ascii(), "translated: {v}");
+    }
+    // An empty body is no body: the call goes through to the flows.
+    let (status, _) = b.call("POST", "/api/logout", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let _ = std::fs::remove_dir_all(&dir);
+}

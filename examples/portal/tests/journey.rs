@@ -127,6 +127,15 @@ fn router(app: Arc<portal::web::App>) -> axum::Router {
         .layer(MockConnectInfo(std::net::SocketAddr::from(([192, 0, 2, 10], 50_000))))
 }
 
+/// A portal on a fresh data directory with `args` (test hashing parameters).
+async fn portal_with(args: &[&str]) -> (Arc<portal::web::App>, std::path::PathBuf) {
+    let dir = temp_dir();
+    let mut all = vec!["--data-dir".to_owned(), dir.display().to_string()];
+    all.extend(args.iter().map(|a| (*a).to_owned()));
+    let config = portal::Config::from_args(&all).unwrap();
+    (portal::build(&config, HashParams::DANGER_TEST_MINIMUM).await.unwrap(), dir)
+}
+
 fn temp_dir() -> std::path::PathBuf {
     let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos();
     let dir = std::env::temp_dir().join(format!("portal-journey-{}-{nanos}", std::process::id()));
@@ -339,15 +348,7 @@ async fn the_whole_journey() {
 /// A session token from before the login is not the one after it (no session fixation).
 #[tokio::test]
 async fn the_session_token_changes_at_login() {
-    let dir = temp_dir();
-    let config = portal::Config::from_args(&[
-        "--data-dir".into(),
-        dir.display().to_string(),
-        "--mfa-grace-days".into(),
-        "7".into(),
-    ])
-    .unwrap();
-    let app = portal::build(&config, HashParams::DANGER_TEST_MINIMUM).await.unwrap();
+    let (app, dir) = portal_with(&["--mfa-grace-days", "7"]).await;
     let mut b = Browser::new(router(app)).await;
     let before = b.session_cookie().unwrap();
     b.post("/api/signup", json!({"email": "fix@example.com", "password": PW})).await;
@@ -374,10 +375,7 @@ async fn the_session_token_changes_at_login() {
 /// lists them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_are_listed_and_revoked() {
-    let dir = temp_dir();
-    let config =
-        portal::Config::from_args(&["--data-dir".into(), dir.display().to_string()]).unwrap();
-    let app = portal::build(&config, HashParams::DANGER_TEST_MINIMUM).await.unwrap();
+    let (app, dir) = portal_with(&[]).await;
     let router = router(Arc::clone(&app));
     let mut a = Browser::new(router.clone()).await;
     a.post("/api/signup", json!({"email": "s@example.com", "password": PW})).await;
@@ -490,15 +488,7 @@ async fn sessions_are_listed_and_revoked() {
 /// rows); behind https the cookies are `__Host-` and `Secure`, and HSTS is sent.
 #[tokio::test]
 async fn cookieless_requests_store_nothing_and_https_hardens_cookies() {
-    let dir = temp_dir();
-    let config = portal::Config::from_args(&[
-        "--data-dir".into(),
-        dir.display().to_string(),
-        "--public-url".into(),
-        "https://portal.example.com".into(),
-    ])
-    .unwrap();
-    let app = portal::build(&config, HashParams::DANGER_TEST_MINIMUM).await.unwrap();
+    let (app, dir) = portal_with(&["--public-url", "https://portal.example.com"]).await;
     let router = router(Arc::clone(&app));
     for path in ["/login", "/signup", "/", "/api/session", "/settings"].iter().cycle().take(300) {
         let req = Request::builder().uri(*path).body(Body::empty()).unwrap();
@@ -524,15 +514,7 @@ async fn cookieless_requests_store_nothing_and_https_hardens_cookies() {
 /// new-device notice): `X-Forwarded-For` counts only from a configured proxy.
 #[tokio::test]
 async fn a_spoofed_forwarded_for_header_is_ignored() {
-    let dir = temp_dir();
-    let config = portal::Config::from_args(&[
-        "--data-dir".into(),
-        dir.display().to_string(),
-        "--mfa-grace-days".into(),
-        "7".into(),
-    ])
-    .unwrap();
-    let app = portal::build(&config, HashParams::DANGER_TEST_MINIMUM).await.unwrap();
+    let (app, dir) = portal_with(&["--mfa-grace-days", "7"]).await;
     let mut b = Browser::new(router(Arc::clone(&app))).await;
     b.post("/api/signup", json!({"email": "ip@example.com", "password": PW})).await;
     b.extra = vec![("x-forwarded-for".into(), "1.2.3.4".into())];
@@ -541,16 +523,8 @@ async fn a_spoofed_forwarded_for_header_is_ignored() {
     let sessions = b.call("GET", "/api/sessions", None).await.1;
     assert_eq!(sessions["sessions"][0]["ip"], "192.0.2.10", "{sessions}");
     // Behind a configured proxy, its hop is believed.
-    let config = portal::Config::from_args(&[
-        "--data-dir".into(),
-        dir.join("2").display().to_string(),
-        "--mfa-grace-days".into(),
-        "7".into(),
-        "--trusted-proxies".into(),
-        "192.0.2.0/24".into(),
-    ])
-    .unwrap();
-    let app = portal::build(&config, HashParams::DANGER_TEST_MINIMUM).await.unwrap();
+    let (app, dir2) =
+        portal_with(&["--mfa-grace-days", "7", "--trusted-proxies", "192.0.2.0/24"]).await;
     let mut b = Browser::new(router(Arc::clone(&app))).await;
     b.post("/api/signup", json!({"email": "ip@example.com", "password": PW})).await;
     b.extra = vec![("x-forwarded-for".into(), "6.6.6.6, 203.0.113.9".into())];
@@ -559,16 +533,14 @@ async fn a_spoofed_forwarded_for_header_is_ignored() {
     assert_eq!(sessions["sessions"][0]["ip"], "203.0.113.9", "{sessions}");
     assert!(portal::Config::from_args(&["--trusted-proxies".into(), "everyone".into()]).is_err());
     let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&dir2);
 }
 
 /// Every refusal of the JSON API answers in its JSON shape, translated: a body that is not
 /// JSON, one not declared as JSON, one too large, and a route that does not exist.
 #[tokio::test]
 async fn malformed_requests_answer_in_the_json_shape() {
-    let dir = temp_dir();
-    let config =
-        portal::Config::from_args(&["--data-dir".into(), dir.display().to_string()]).unwrap();
-    let app = portal::build(&config, HashParams::DANGER_TEST_MINIMUM).await.unwrap();
+    let (app, dir) = portal_with(&[]).await;
     let mut b = Browser::new(router(Arc::clone(&app))).await;
     let raw = |b: &Browser, path: &str, ctype: Option<&str>, body: String, lang: &str| {
         let mut req = Request::post(path)

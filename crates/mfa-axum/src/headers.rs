@@ -4,6 +4,7 @@ use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -18,6 +19,9 @@ pub struct Hardening {
     /// The largest request body accepted, in bytes (default 64 KiB; WebAuthn responses are
     /// 1–4 KiB). A larger one is refused with 413 before it is read.
     pub body_limit: usize,
+    /// The longest a request may take before it is answered 408 (default 30 s: long polls
+    /// must stay below it).
+    pub timeout: std::time::Duration,
 }
 
 impl Default for Hardening {
@@ -29,12 +33,13 @@ impl Default for Hardening {
                 .to_owned(),
             hsts: false,
             body_limit: 64 * 1024,
+            timeout: std::time::Duration::from_secs(30),
         }
     }
 }
 
-/// `router` with the security headers on every answer (unless a handler set them) and the
-/// body limit on every request.
+/// `router` with the security headers on every answer (unless a handler set them), the body
+/// limit and the time limit on every request.
 pub fn harden<S: Clone + Send + Sync + 'static>(router: Router<S>, h: &Hardening) -> Router<S> {
     let csp = HeaderValue::from_str(&h.content_security_policy)
         .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
@@ -56,7 +61,9 @@ pub fn harden<S: Clone + Send + Sync + 'static>(router: Router<S>, h: &Hardening
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),
         ));
     }
-    router.layer(RequestBodyLimitLayer::new(h.body_limit))
+    router
+        .layer(RequestBodyLimitLayer::new(h.body_limit))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, h.timeout))
 }
 
 /// `router` with a `tracing` span per request: the method and the path, never the query

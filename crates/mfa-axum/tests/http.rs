@@ -253,3 +253,20 @@ async fn request_spans_name_the_path_never_the_query_or_headers() {
     assert!(log.contains("/email/confirm") && log.contains("status=200"), "{log}");
     assert!(!log.contains("SECRET"), "a secret reached the log: {log}");
 }
+
+#[tokio::test]
+async fn a_request_that_takes_too_long_is_answered_408() {
+    let h = Hardening { timeout: std::time::Duration::from_millis(50), ..Hardening::default() };
+    let r = Router::new().route(
+        "/slow",
+        get(|| async {
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            "late"
+        }),
+    );
+    let res = harden(r, &h)
+        .oneshot(Request::builder().uri("/slow").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::REQUEST_TIMEOUT);
+}

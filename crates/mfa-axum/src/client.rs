@@ -2,7 +2,7 @@
 //! in which case `X-Forwarded-For` is read from the right, skipping trusted hops, and the
 //! first untrusted hop is the client. A header a client sends itself is never believed.
 
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -86,7 +86,8 @@ impl TrustedProxies {
 /// A hop of `X-Forwarded-For`: an address, possibly with a port (`1.2.3.4:5678`,
 /// `[2001:db8::1]:443`).
 fn parse_hop(hop: &str) -> Option<IpAddr> {
-    if let Ok(ip) = IpAddr::from_str(hop) {
+    let bare = hop.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(hop);
+    if let Ok(ip) = IpAddr::from_str(bare) {
         return Some(canonical(ip));
     }
     SocketAddr::from_str(hop).ok().map(|s| canonical(s.ip()))
@@ -104,14 +105,7 @@ fn canonical(ip: IpAddr) -> IpAddr {
 /// a whole /64, so a per-address key would be no limit at all).
 #[must_use]
 pub fn throttle_key(ip: IpAddr) -> String {
-    match canonical(ip) {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            let net = Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
-            format!("{net}/64")
-        }
-    }
+    mfa_flow::client_throttle_key(&canonical(ip).to_string())
 }
 
 /// The client's address, as [`TrustedProxies::client`] decides it. Needs the server to be

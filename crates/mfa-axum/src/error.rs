@@ -59,6 +59,12 @@ impl ApiError {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "err_too_large", "The request is too large.")
     }
 
+    /// A request that took too long.
+    #[must_use]
+    pub const fn timeout() -> Self {
+        Self::new(StatusCode::REQUEST_TIMEOUT, "err_timeout", "The request took too long.")
+    }
+
     /// No route here.
     #[must_use]
     pub const fn not_found() -> Self {

@@ -49,8 +49,13 @@ pub fn harden<S: Clone + Send + Sync + 'static>(router: Router<S>, h: &Hardening
         (header::REFERRER_POLICY, "no-referrer"),
         (header::CACHE_CONTROL, "no-store"),
     ];
-    let mut router =
-        router.layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, csp));
+    // Innermost the limits, then their answers in the JSON shape, outermost the headers: so
+    // a 413 or a 408 carries the headers too.
+    let mut router = router
+        .layer(RequestBodyLimitLayer::new(h.body_limit))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, h.timeout))
+        .layer(axum::middleware::map_response(limits_in_json))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, csp));
     for (name, value) in fixed {
         router = router
             .layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
@@ -62,8 +67,22 @@ pub fn harden<S: Clone + Send + Sync + 'static>(router: Router<S>, h: &Hardening
         ));
     }
     router
-        .layer(RequestBodyLimitLayer::new(h.body_limit))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, h.timeout))
+}
+
+/// The body and time limits answer in the JSON shape of [`crate::ApiError`], not with a bare
+/// status.
+async fn limits_in_json(r: axum::response::Response) -> axum::response::Response {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse as _;
+    let json = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    match r.status() {
+        StatusCode::PAYLOAD_TOO_LARGE if !json => crate::ApiError::too_large().into_response(),
+        StatusCode::REQUEST_TIMEOUT if !json => crate::ApiError::timeout().into_response(),
+        _ => r,
+    }
 }
 
 /// `router` with a `tracing` span per request: the method and the path, never the query

@@ -215,6 +215,10 @@ async fn an_oversized_body_is_refused_before_it_is_read() {
         .await
         .unwrap();
     assert_eq!(declared.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(declared.headers()[header::CACHE_CONTROL], "no-store");
+    let v: serde_json::Value =
+        serde_json::from_slice(&declared.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(v["error"], "err_too_large");
 }
 
 /// A writer the test reads back.
@@ -269,4 +273,17 @@ async fn a_request_that_takes_too_long_is_answered_408() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(
+        res.headers()[header::X_FRAME_OPTIONS],
+        "DENY",
+        "the limits' answers get the headers"
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(v["error"], "err_timeout");
+}
+
+#[tokio::test]
+async fn a_bracketed_ipv6_hop_without_a_port_is_read() {
+    assert_eq!(client_of("10.0.0.5", "10.0.0.5", &["[2001:db8::9]"]).await, "2001:db8::9");
 }

@@ -76,6 +76,25 @@ pub use policy::{
 };
 pub use store::{FactorChange, Mailer, PushSender, Store, StoreError, StoreResult};
 
+/// The throttle key of a client address: IPv4 as is (IPv4-mapped IPv6 too), IPv6 by its
+/// /64 — one subscriber usually holds a whole /64, so a per-address key would be no limit at
+/// all — and anything that is not an address as given.
+#[must_use]
+pub fn client_throttle_key(ip: &str) -> String {
+    use std::net::{IpAddr, Ipv6Addr};
+    match ip.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{}/64", Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        Ok(IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) => ip.to_owned(),
+    }
+}
+
 pub(crate) fn unix(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }

@@ -118,16 +118,36 @@ impl SqlStore {
         })
     }
 
-    /// The account's most recent audit events, newest first (at most `limit`, up to 200).
+    /// The account's most recent audit events of the given `kinds` (all kinds when empty),
+    /// newest first, at most `limit` (up to 200). Filtering in the query keeps a flood of one
+    /// kind (throttled attempts) from pushing the others out of a short list.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] if the database fails.
-    pub async fn audit_events(&self, account: AccountId, limit: u32) -> StoreResult<Vec<AuditRow>> {
+    pub async fn audit_events(
+        &self,
+        account: AccountId,
+        kinds: &[&str],
+        limit: u32,
+    ) -> StoreResult<Vec<AuditRow>> {
         let limit = i64::from(limit.min(200));
+        let kinds = &kinds[..kinds.len().min(64)];
+        // Placeholders only: the kinds are bound, never spliced into the text.
+        let filter = if kinds.is_empty() {
+            String::new()
+        } else {
+            let marks: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 3)).collect();
+            format!(" AND kind IN ({})", marks.join(", "))
+        };
+        let sql = format!(
+            "SELECT at, kind, data, ip, browser FROM audit WHERE account = $1{filter} ORDER BY at DESC, id DESC LIMIT $2"
+        );
         with_pool!(self, pool => {
-            let rows = sqlx::query("SELECT at, kind, data, ip, browser FROM audit WHERE account = $1 ORDER BY at DESC, id DESC LIMIT $2")
-                .bind(account.to_string())
-                .bind(limit)
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(account.to_string()).bind(limit);
+            for k in kinds {
+                q = q.bind(*k);
+            }
+            let rows = q
                 .fetch_all(pool)
                 .await
                 .map_err(db_error)?;

@@ -67,6 +67,9 @@ mod audit;
 
 pub use audit::{AuditRow, SqlAudit};
 
+/// How long audit events are kept: 400 days (a year of history and a margin), then swept.
+pub const AUDIT_RETENTION_SECS: i64 = 400 * 24 * 3600;
+
 fn db_error(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() || d.is_foreign_key_violation() => {
@@ -759,7 +762,13 @@ impl Store for SqlStore {
                 .await
                 .map_err(db_error)?
                 .rows_affected();
-            Ok(flows + sessions)
+            let audit = sqlx::query("DELETE FROM audit WHERE at < $1")
+                .bind(secs(now).saturating_sub(AUDIT_RETENTION_SECS))
+                .execute(pool)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
+            Ok(flows + sessions + audit)
         })
     }
 }

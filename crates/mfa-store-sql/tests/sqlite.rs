@@ -111,7 +111,7 @@ async fn audit_events_are_kept_with_their_client_newest_first() {
     audit.record(at(3), unknown);
     let mut rows = Vec::new();
     for _ in 0..200 {
-        rows = s.audit_events(account, 10).await.unwrap();
+        rows = s.audit_events(account, &[], 10).await.unwrap();
         if rows.len() == 2 {
             break;
         }
@@ -124,7 +124,14 @@ async fn audit_events_are_kept_with_their_client_newest_first() {
     assert_eq!(rows[1].ip.as_deref(), Some("203.0.113.7"));
     assert_eq!(rows[1].browser.as_deref(), Some("Firefox on Linux"));
     assert_eq!(rows[1].at, mfa_testkit::T0 + 1);
-    assert_eq!(s.audit_events(account, 1).await.unwrap().len(), 1, "limit");
+    assert_eq!(s.audit_events(account, &[], 1).await.unwrap().len(), 1, "limit");
+    let only = s.audit_events(account, &["password_changed", "x' OR '1'='1"], 10).await.unwrap();
+    assert_eq!(only.len(), 1, "filtered by kind, in the query");
+    assert_eq!(only[0].kind, "password_changed");
     assert_eq!(audit.dropped(), 0);
+    // Swept after the retention period.
+    let later = at(0) + std::time::Duration::from_secs(401 * 24 * 3600);
+    s.sweep(later).await.unwrap();
+    assert!(s.audit_events(account, &[], 10).await.unwrap().is_empty(), "swept");
     let _ = std::fs::remove_dir_all(&dir);
 }

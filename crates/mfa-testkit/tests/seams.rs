@@ -1029,3 +1029,24 @@ async fn factor_names_are_bounded() {
     }
     assert_eq!(e.auth.factor_list(signed_in.session.account, at(42)).await.unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn one_ipv6_64_is_one_throttle() {
+    // Wrong passwords from many addresses of one /64 are counted together.
+    let e = env();
+    e.auth.sign_up("v6@example.com", PW, at(0)).await.unwrap();
+    let mut throttled = false;
+    for i in 0..12u16 {
+        let c = client(&format!("2001:db8:1:2::{i:x}"), "x");
+        if let Err(LoginError::Throttled { .. }) =
+            e.auth.login("nobody@example.com", "wrong wrong wrong", &c, at(1)).await
+        {
+            throttled = true;
+            break;
+        }
+    }
+    assert!(throttled, "rotating the last 64 bits did not escape the throttle");
+    assert_eq!(mfa_flow::client_throttle_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+    assert_eq!(mfa_flow::client_throttle_key("::ffff:203.0.113.9"), "203.0.113.9");
+    assert_eq!(mfa_flow::client_throttle_key("not an address"), "not an address");
+}

@@ -103,6 +103,10 @@ pub fn spawn_sweeper(app: &Arc<web::App>, every: Duration) {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
+            let dropped = app.audit.dropped();
+            if dropped > 0 {
+                tracing::warn!(dropped, "audit events dropped: the database falls behind");
+            }
             if let Err(e) =
                 mfa_flow::Store::sweep(app.auth.store(), std::time::SystemTime::now()).await
             {
@@ -177,12 +181,14 @@ pub async fn build(config: &Config, params: HashParams) -> Result<Arc<web::App>,
     let rng = rand_chacha::ChaCha20Rng::from_seed(random32()?);
     // Every decision of the flows goes to the audit table (the settings show the account's).
     let audit = mfa_store_sql::SqlAudit::spawn(store.clone());
-    let auth = Auth::new(auth_config, services, store, mailer, hub.clone(), Arc::new(audit), rng);
+    let auth =
+        Auth::new(auth_config, services, store, mailer, hub.clone(), Arc::new(audit.clone()), rng);
     Ok(Arc::new(web::App {
         auth,
         hub,
         secure_cookies: base.starts_with("https://"),
         proxies: config.trusted_proxies.clone(),
+        audit,
         product: config.product.clone(),
     }))
 }

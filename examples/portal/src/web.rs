@@ -35,6 +35,8 @@ pub struct App {
     pub secure_cookies: bool,
     /// The proxies whose `X-Forwarded-For` hop is believed.
     pub proxies: TrustedProxies,
+    /// The audit log's writer (for its dropped-events count).
+    pub audit: mfa_store_sql::SqlAudit,
     /// Product name.
     pub product: String,
 }
@@ -56,6 +58,8 @@ fn now() -> SystemTime {
 /// token (so signing in replaces whatever token the browser had: no fixation).
 const SESSION_COOKIE: &str = "portal_session";
 const DEVICE_COOKIE: &str = "portal_device";
+/// The page language chosen with the switch (kept by the browser, not the server).
+const LANG_COOKIE: &str = "portal_lang";
 /// How long the browser keeps the session cookie; the server's session decides far sooner.
 const COOKIE_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// How long the page state below is kept without a request.
@@ -69,7 +73,6 @@ const MAX_TOKEN_LEN: usize = 128;
 /// them).
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct WebSession {
-    lang: Option<Lang>,
     login: Option<ChallengeView>,
     after_login: Option<String>,
     warn_username: bool,
@@ -83,6 +86,8 @@ struct Ctx {
     /// The signed-in (or enrollment-only) session, as `mfa-flow` found it for this token.
     session: Option<Session>,
     lang: Lang,
+    /// A language chosen in this request, for the language cookie.
+    set_lang: Option<Lang>,
     new_cookie: bool,
     client: ClientInfo,
 }
@@ -94,15 +99,20 @@ fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(b)
 }
 
+/// The value of cookie `name` (parsed by axum-extra's cookie crate). A name sent twice — a
+/// cookie planted beside ours by a sibling site, with another `Path` or `Domain` — counts as
+/// absent: which one the browser meant cannot be known.
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
+    let mut found = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
+        .flat_map(axum_extra::extract::cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .filter(|c| c.name() == name)
+        .map(|c| c.value().to_owned());
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
 }
 
 fn session_key(token: &str) -> String {
@@ -133,6 +143,11 @@ impl Ctx {
             known_device: cookie(headers, &app.cookie_name(DEVICE_COOKIE))
                 .filter(|t| t.len() <= MAX_TOKEN_LEN),
         };
+        let lang = match cookie(headers, &app.cookie_name(LANG_COOKIE)).as_deref() {
+            Some("ja") => Lang::Ja,
+            Some("en") => Lang::En,
+            _ => Lang::from_accept(accept),
+        };
         let token = cookie(headers, &app.cookie_name(SESSION_COOKIE))
             .filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN);
         let Some(token) = token else {
@@ -141,7 +156,8 @@ impl Ctx {
                 token: random_token(),
                 ws: WebSession::default(),
                 session: None,
-                lang: Lang::from_accept(accept),
+                lang,
+                set_lang: None,
                 new_cookie: true,
                 client,
             };
@@ -151,8 +167,16 @@ impl Ctx {
             _ => WebSession::default(),
         };
         let session = app.auth.session(&token, now()).await.ok();
-        let lang = ws.lang.unwrap_or_else(|| Lang::from_accept(accept));
-        Self { app: app.clone(), token, ws, session, lang, new_cookie: false, client }
+        Self {
+            app: app.clone(),
+            token,
+            ws,
+            session,
+            lang,
+            set_lang: None,
+            new_cookie: false,
+            client,
+        }
     }
 
     /// Moves the page state to a new cookie token: the signed-in session's after a login,
@@ -183,6 +207,15 @@ impl Ctx {
                 self.app.cookie_name(SESSION_COOKIE),
                 self.token,
                 COOKIE_MAX_AGE.as_secs()
+            ))
+        {
+            h.append(header::SET_COOKIE, v);
+        }
+        if let Some(lang) = self.set_lang
+            && let Ok(v) = HeaderValue::from_str(&format!(
+                "{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000{secure}",
+                self.app.cookie_name(LANG_COOKIE),
+                lang.tag()
             ))
         {
             h.append(header::SET_COOKIE, v);
@@ -324,9 +357,7 @@ pub fn router(app: Shared) -> Router {
         .layer(axum::Extension(app.proxies.clone()));
     let hardening =
         mfa_axum::Hardening { hsts: app.secure_cookies, ..mfa_axum::Hardening::default() };
-    let router = mfa_axum::harden(router.with_state(app), &hardening)
-        .layer(axum::middleware::map_response(json_limits));
-    mfa_axum::traced(router)
+    mfa_axum::traced(mfa_axum::harden(router.with_state(app), &hardening))
 }
 
 // ----- JSON API -----
@@ -385,19 +416,6 @@ async fn api_not_found(headers: HeaderMap) -> Response {
     let lang =
         Lang::from_accept(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
     BodyRefused(mfa_axum::ApiError::not_found(), lang).into_response()
-}
-
-/// Answers the body limit's bare 413 in the JSON shape.
-async fn json_limits(r: Response) -> Response {
-    if r.status() == StatusCode::PAYLOAD_TOO_LARGE
-        && !r
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
-    {
-        return BodyRefused(mfa_axum::ApiError::too_large(), Lang::En).into_response();
-    }
-    r
 }
 
 /// Loads the context and checks the CSRF header of a state-changing request.
@@ -601,7 +619,7 @@ async fn api_logout(State(app): State<Shared>, headers: HeaderMap, client: Clien
     if let Some(s) = ctx.session.take() {
         let _ = app.auth.sign_out(&s, now()).await;
     }
-    ctx.ws = WebSession { lang: ctx.ws.lang, ..WebSession::default() };
+    ctx.ws = WebSession::default();
     ctx.rotate_to(random_token()).await;
     ctx.save().await;
     ctx.reply(StatusCode::OK, json!({"ok": true, "next": "/login"}), None)
@@ -648,11 +666,7 @@ async fn api_stepup(
         return ctx.fail_key(StatusCode::UNAUTHORIZED, "err_login_required");
     };
     let next = field(&body, "next");
-    ctx.ws.after_login = Some(if next.starts_with('/') && !next.starts_with("//") {
-        next
-    } else {
-        "/settings".into()
-    });
+    ctx.ws.after_login = Some(if local_path(&next) { next } else { "/settings".into() });
     match app.auth.begin_step_up(&s, &ctx.client, now()).await {
         Ok(step) => apply_step(ctx, step).await,
         Err(e) => ctx.error(&e),
@@ -934,9 +948,8 @@ async fn api_profile(
     };
     match app.auth.update_profile(&s, profile).await {
         Ok(()) => {
-            ctx.ws.lang = Some(lang);
+            ctx.set_lang = Some(lang);
             ctx.lang = lang;
-            ctx.save().await;
             ctx.reply(StatusCode::OK, json!({"ok": true, "message": t(lang, "saved")}), None)
         }
         Err(e) => ctx.error(&e),
@@ -1304,7 +1317,12 @@ struct LangQuery {
 
 /// A path on this site (not `//host`, not `/\\host`, no scheme), bounded.
 fn local_path(p: &str) -> bool {
-    p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && p.len() <= 256
+    // Visible ASCII only: browsers drop tabs and line breaks from a URL, so `/\t/evil`
+    // would become `//evil`, another site.
+    p.starts_with('/')
+        && !p.starts_with("//")
+        && p.len() <= 256
+        && p.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
 }
 
 async fn set_lang(
@@ -1314,8 +1332,7 @@ async fn set_lang(
     Query(q): Query<LangQuery>,
 ) -> Response {
     let mut ctx = page_ctx(&app, &headers, client).await;
-    ctx.ws.lang = Some(if q.to == "ja" { Lang::Ja } else { Lang::En });
-    ctx.save().await;
+    ctx.set_lang = Some(if q.to == "ja" { Lang::Ja } else { Lang::En });
     let back = q
         .back
         .filter(|b| local_path(b))
@@ -1729,10 +1746,8 @@ async fn page_settings(
     let (ja_sel, en_sel) = if language == "ja" { (" selected", "") } else { ("", " selected") };
     let tz = if p.time_zone.is_empty() { "Etc/UTC" } else { &p.time_zone };
     let sessions = sessions_section(l, &app.auth.sessions(&s, now()).await.unwrap_or_default());
-    let activity = activity_section(
-        l,
-        &app.auth.store().audit_events(s.account, 40).await.unwrap_or_default(),
-    );
+    let rows = app.auth.store().audit_events(s.account, &ACTIVITY_KINDS, 20).await;
+    let activity = activity_section(l, &rows.unwrap_or_default());
     let sessions = format!("{sessions}{activity}");
     let body = format!(
         "<section class=\"dialog\">{username}\
@@ -1770,9 +1785,6 @@ fn activity_section(l: Lang, rows: &[mfa_store_sql::AuditRow]) -> String {
     let mut shown = 0;
     for r in rows {
         let Some(key) = activity_key(&r.kind) else { continue };
-        if shown == 20 {
-            break;
-        }
         shown += 1;
         let from = match (&r.browser, &r.ip) {
             (Some(b), Some(ip)) => format!(" · {} {}", esc(b), esc(ip)),
@@ -1791,6 +1803,24 @@ fn activity_section(l: Lang, rows: &[mfa_store_sql::AuditRow]) -> String {
     out.push_str("</ul>");
     out
 }
+
+/// The audit events a person recognizes (the rest stay in the log).
+const ACTIVITY_KINDS: [&str; 14] = [
+    "login_succeeded",
+    "login_failed",
+    "password_changed",
+    "email_change_started",
+    "email_changed",
+    "email_change_reverted",
+    "factor_enrolled",
+    "factor_removed",
+    "recovery_code_used",
+    "recovery_codes_issued",
+    "sessions_revoked",
+    "push_fraud_reported",
+    "factor_suspended",
+    "factor_reinstated",
+];
 
 /// The label of an audit event a person recognizes (`None` for internal ones).
 fn activity_key(kind: &str) -> Option<&'static str> {

@@ -114,7 +114,8 @@
   }));
 
   // The language switch comes back to this page.
-  document.querySelectorAll("a[data-lang]").forEach((a) => { a.href += "&back=" + encodeURIComponent(location.pathname + location.search); });
+  // (The path only: a query can hold a link's token, which must not travel into another URL.)
+  document.querySelectorAll("a[data-lang]").forEach((a) => { a.href += "&back=" + encodeURIComponent(location.pathname); });
 
   // Times in the reader's own zone.
   document.querySelectorAll("time[data-unix]").forEach((el) => {

@@ -367,6 +367,15 @@ async fn the_session_token_changes_at_login() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = b.call("GET", "/api/me", None).await;
     assert_eq!(status, StatusCode::OK);
+    // A second cookie of the same name planted beside it (another path or a sibling domain):
+    // which one the browser meant cannot be known, so neither counts.
+    let mut doubled = Browser {
+        app: b.app.clone(),
+        cookies: vec![b.session_cookie().unwrap(), "portal_session=planted".into()],
+        csrf: b.csrf.clone(),
+        extra: Vec::new(),
+    };
+    assert_eq!(doubled.call("GET", "/api/me", None).await.0, StatusCode::UNAUTHORIZED);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -490,7 +499,11 @@ async fn sessions_are_listed_and_revoked() {
 async fn cookieless_requests_store_nothing_and_https_hardens_cookies() {
     let (app, dir) = portal_with(&["--public-url", "https://portal.example.com"]).await;
     let router = router(Arc::clone(&app));
-    for path in ["/login", "/signup", "/", "/api/session", "/settings"].iter().cycle().take(300) {
+    for path in ["/login", "/signup", "/", "/api/session", "/settings", "/lang?to=ja&back=/login"]
+        .iter()
+        .cycle()
+        .take(300)
+    {
         let req = Request::builder().uri(*path).body(Body::empty()).unwrap();
         let res = router.clone().oneshot(req).await.unwrap();
         assert!(res.status().is_success() || res.status().is_redirection(), "{path}");
@@ -601,5 +614,32 @@ async fn malformed_requests_answer_in_the_json_shape() {
     // An empty body is no body: the call goes through to the flows.
     let (status, _) = b.call("POST", "/api/logout", None).await;
     assert_eq!(status, StatusCode::OK);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The language switch goes back to a page of this site only: not another host, however the
+/// path is dressed (a tab that browsers drop, a backslash, a double slash).
+#[tokio::test]
+async fn the_language_switch_is_no_open_redirect() {
+    let (app, dir) = portal_with(&[]).await;
+    let r = router(app);
+    for (back, want) in [
+        ("/mfa", "/mfa"),
+        ("/%09/evil.example/login", "/"),
+        ("/%0a/evil.example", "/"),
+        ("//evil.example", "/"),
+        ("/%5Cevil.example", "/"),
+        ("https://evil.example/", "/"),
+    ] {
+        let req = Request::get(format!("/lang?to=en&back={back}")).body(Body::empty()).unwrap();
+        let res = r.clone().oneshot(req).await.unwrap();
+        assert!(res.status().is_redirection(), "{back}");
+        assert_eq!(res.headers()[header::LOCATION], want, "{back}");
+        let cookies: Vec<_> = res.headers().get_all(header::SET_COOKIE).iter().collect();
+        assert!(
+            cookies.iter().any(|c| c.to_str().unwrap().starts_with("portal_lang=en")),
+            "{back}"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

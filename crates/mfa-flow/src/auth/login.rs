@@ -33,7 +33,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         client: &ClientInfo,
         now: SystemTime,
     ) -> Result<LoginStep, LoginError> {
-        let ip_key = flow_key("pw-ip", &client.ip);
+        let ip_key = flow_key("pw-ip", &crate::client_throttle_key(&client.ip));
         if let Err(e) = self.throttle_wait(&ip_key, now).await {
             self.audit(now, AuditEvent::Throttled { account: None });
             return Err(e);

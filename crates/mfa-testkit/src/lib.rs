@@ -98,21 +98,34 @@ impl PushSender for PushOutbox {
     }
 }
 
-/// Records every audit event.
+/// An audit event and the client that acted, when the flow gave it.
+pub type AuditEntry = (AuditEvent, Option<mfa_flow::SessionClient>);
+
+/// Records every audit event, with the acting client when the flow gave one.
 #[derive(Debug, Clone, Default)]
-pub struct AuditLog(Arc<Mutex<Vec<AuditEvent>>>);
+pub struct AuditLog(Arc<Mutex<Vec<AuditEntry>>>);
 
 impl AuditLog {
     /// Every event so far.
     #[must_use]
     pub fn events(&self) -> Vec<AuditEvent> {
+        self.with_clients().into_iter().map(|(e, _)| e).collect()
+    }
+
+    /// Every event so far, with its client.
+    #[must_use]
+    pub fn with_clients(&self) -> Vec<AuditEntry> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 }
 
 impl AuditSink for AuditLog {
     fn record(&self, _: SystemTime, event: AuditEvent) {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).push(event);
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).push((event, None));
+    }
+
+    fn record_from(&self, _: SystemTime, event: AuditEvent, client: &mfa_flow::SessionClient) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).push((event, Some(client.clone())));
     }
 }
 

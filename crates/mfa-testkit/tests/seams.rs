@@ -1050,3 +1050,19 @@ async fn one_ipv6_64_is_one_throttle() {
     assert_eq!(mfa_flow::client_throttle_key("::ffff:203.0.113.9"), "203.0.113.9");
     assert_eq!(mfa_flow::client_throttle_key("not an address"), "not an address");
 }
+
+#[tokio::test]
+async fn the_audit_log_names_the_client_that_acted_not_the_one_that_signed_in() {
+    let e = env();
+    let (_, mine, _) = user(&e, "who@example.com", 0).await;
+    // The owner's fresh session, used from another address (a stolen cookie).
+    let stolen = mine.session.clone().acting_from(&attacker());
+    e.auth.change_password(&stolen, PW, "a new long passphrase", at(41)).await.unwrap();
+    let (_, client) = e
+        .audit
+        .with_clients()
+        .into_iter()
+        .find(|(ev, _)| matches!(ev, AuditEvent::PasswordChanged { .. }))
+        .unwrap();
+    assert_eq!(client.unwrap().ip, "198.51.100.66", "the acting client, not the signing-in one");
+}

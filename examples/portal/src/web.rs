@@ -166,7 +166,8 @@ impl Ctx {
             Ok(Some(bytes)) => serde_json::from_slice::<WebSession>(&bytes).unwrap_or_default(),
             _ => WebSession::default(),
         };
-        let session = app.auth.session(&token, now()).await.ok();
+        // The session, acting from this request's client (the audit log's "who").
+        let session = app.auth.session(&token, now()).await.ok().map(|s| s.acting_from(&client));
         Self {
             app: app.clone(),
             token,

@@ -38,7 +38,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         self.audit_from(
             now,
             AuditEvent::EmailChangeStarted { account: account.id },
-            &session.client,
+            session.actor(),
         );
         let login_email = self.apply_email_step(&account, &step, Some(session), now).await?;
         Ok(EmailChangeStarted {

@@ -76,7 +76,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         now: SystemTime,
     ) -> Result<Enrolled, LoginError> {
         let event = AuditEvent::FactorEnrolled { account: account.id, kind: factor.kind };
-        self.audit_from(now, event, &session.client);
+        self.audit_from(now, event, session.actor());
         // The address hears of it whatever happens to the session next.
         let notice = Notice::FactorAdded {
             product: self.config.product.clone(),
@@ -159,7 +159,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         self.audit_from(
             now,
             AuditEvent::RecoveryCodesIssued { account: session.account },
-            &session.client,
+            session.actor(),
         );
         Ok(shown)
     }

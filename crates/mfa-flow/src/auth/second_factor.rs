@@ -290,7 +290,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 })
                 .await?;
             let event = AuditEvent::SteppedUp { account: account.id, kind: factor.kind };
-            self.audit_from(now, event, &stepped.client);
+            self.audit_from(now, event, &flow.client);
             return Ok(LoginStep::SteppedUp(stepped));
         }
         let auth = self

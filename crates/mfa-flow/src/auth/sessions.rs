@@ -79,7 +79,9 @@ pub struct SessionClient {
 }
 
 impl SessionClient {
-    pub(super) fn of(client: &super::ClientInfo) -> Self {
+    /// The client as kept with a session: bounded, control characters dropped.
+    #[must_use]
+    pub fn of(client: &super::ClientInfo) -> Self {
         let bounded = |s: &str, n: usize| s.chars().filter(|c| !c.is_control()).take(n).collect();
         Self {
             ip: bounded(&client.ip, MAX_IP_LEN),
@@ -142,8 +144,28 @@ pub struct Session {
     pub proof: EnrollmentProof,
     /// Factors enrolled in this session: they never count for this session's step-up.
     pub enrolled: Vec<FactorId>,
-    /// The client.
+    /// The client that signed in.
     pub client: SessionClient,
+    /// The client of the request at hand, when the embedder knows it (set it after
+    /// [`Auth::session`]): the audit log records who acted, which for a stolen cookie is not
+    /// who signed in. Never stored.
+    #[serde(skip)]
+    pub acting: Option<SessionClient>,
+}
+
+impl Session {
+    /// The client acting now: the request's when known, else the one that signed in.
+    #[must_use]
+    pub fn actor(&self) -> &SessionClient {
+        self.acting.as_ref().unwrap_or(&self.client)
+    }
+
+    /// This session, acting from `client` (the request's).
+    #[must_use]
+    pub fn acting_from(mut self, client: &super::ClientInfo) -> Self {
+        self.acting = Some(SessionClient::of(client));
+        self
+    }
 }
 
 /// A session in the list the user sees.
@@ -244,6 +266,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             proof,
             enrolled: Vec::new(),
             client,
+            acting: None,
         };
         self.store.create_session(&TokenHash::of(&token).to_base64url(), &session).await?;
         Ok((session, token))
@@ -320,7 +343,9 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
     /// The stored copy of `session` (its latest version), read before a revocation that keeps
     /// it: afterwards its old epoch hides it.
     pub(super) async fn stored_copy(&self, session: &Session) -> Result<Session, LoginError> {
-        self.store.session(&session.id).await?.ok_or(LoginError::NotSignedIn)
+        let mut stored = self.store.session(&session.id).await?.ok_or(LoginError::NotSignedIn)?;
+        stored.acting.clone_from(&session.acting);
+        Ok(stored)
     }
 
     /// Bumps `account`'s session epoch in the update the caller is about to write, so the
@@ -354,7 +379,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         let ended = self.store.end_sessions(account.id, None, kept.as_ref().map(|s| &s.id)).await?;
         let event = AuditEvent::SessionsRevoked { account: account.id, reason, ended };
         match &kept {
-            Some(s) => self.audit_from(now, event, &s.client),
+            Some(s) => self.audit_from(now, event, s.actor()),
             None => self.audit(now, event),
         }
         Ok(kept)

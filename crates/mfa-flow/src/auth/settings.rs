@@ -94,7 +94,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         self.audit_from(
             now,
             AuditEvent::FactorReinstated { account: session.account, kind },
-            &session.client,
+            session.actor(),
         );
         let notice = Notice::FactorReinstated {
             product: self.config.product.clone(),
@@ -139,7 +139,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         }
         self.change_factors_for(session, FactorChange::Remove { factor, keep_one_of }).await?;
         let event = AuditEvent::FactorRemoved { account: account.id, kind: target.kind };
-        self.audit_from(now, event, &session.client);
+        self.audit_from(now, event, session.actor());
         let notice = Notice::FactorRemoved {
             product: self.config.product.clone(),
             kind: notify::label(target.kind),
@@ -237,7 +237,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         Self::bump_epoch(&mut account);
         account.version += 1;
         self.store.update_account(&account).await?;
-        self.audit_from(now, AuditEvent::PasswordChanged { account: account.id }, &session.client);
+        self.audit_from(now, AuditEvent::PasswordChanged { account: account.id }, session.actor());
         let notice = Notice::PasswordChanged { product: self.config.product.clone(), at: now };
         self.notify(&account, notice, &unix(now).to_string(), now).await;
         self.after_revocation(&account, Some(session), RevocationReason::PasswordChanged, now)

@@ -157,6 +157,28 @@ fn sessions(parts: &Parts) -> Result<Sessions, ApiError> {
     parts.extensions.get::<Sessions>().cloned().ok_or_else(ApiError::misconfigured)
 }
 
+/// The request's session, acting from the request's client when its address is known (the
+/// audit log then names who acted, not who signed in).
+async fn current<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+) -> Result<Option<Session>, ApiError> {
+    let Some(session) = sessions(parts)?.of(&parts.headers).await? else { return Ok(None) };
+    let Ok(crate::ClientAddr(ip)) = crate::ClientAddr::from_request_parts(parts, state).await
+    else {
+        return Ok(Some(session));
+    };
+    let browser = parts
+        .headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let client =
+        mfa_flow::ClientInfo { ip: ip.to_string(), browser, ..mfa_flow::ClientInfo::default() };
+    Ok(Some(session.acting_from(&client)))
+}
+
 /// The request's session, if any: never refuses.
 #[derive(Debug, Clone)]
 pub struct MaybeSession(pub Option<Session>);
@@ -183,15 +205,15 @@ pub struct CsrfChecked;
 
 impl<S: Send + Sync> FromRequestParts<S> for MaybeSession {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        Ok(Self(sessions(parts)?.of(&parts.headers).await?))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Ok(Self(current(parts, state).await?))
     }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Enrolling {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let s = sessions(parts)?.of(&parts.headers).await?;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let s = current(parts, state).await?;
         s.map(Self).ok_or_else(|| ApiError::from(LoginError::NotSignedIn))
     }
 }

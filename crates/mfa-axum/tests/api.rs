@@ -33,6 +33,7 @@ fn app(auth: &Arc<TestAuth>, clock: fn() -> SystemTime) -> Router {
     let sessions = Sessions::new(source, false).with_clock(clock);
     let r = Router::new()
         .route("/me", get(|SignedIn(s): SignedIn| async move { format!("{:?}", s.assurance) }))
+        .route("/actor", get(|SignedIn(s): SignedIn| async move { s.actor().ip.clone() }))
         .route("/danger", post(|_: CsrfChecked, Fresh(_): Fresh| async { "done" }))
         .route(
             "/enroll",
@@ -133,6 +134,8 @@ async fn sign_in_sets_the_cookie_and_the_extractors_see_the_session() {
     assert!(c.cookies.iter().any(|x| x.starts_with("known_device=")));
     let (status, me) = c.get("/me").await;
     assert_eq!((status, me), (StatusCode::OK, Value::String("Aal2".into())));
+    // The session acts from the request's address (the audit log's "who").
+    assert_eq!(c.get("/actor").await.1, Value::String("192.0.2.1".into()));
     let (status, s) = c.get("/auth/session").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(s["signed_in"], true);

@@ -127,6 +127,12 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         Ok((state, epoch))
     }
 
+    /// The account an email change belongs to.
+    async fn account_of_change(&self, state: &EmailChangeState) -> Result<Account, LoginError> {
+        let id = AccountId(Uuid::parse_str(state.account()).map_err(|_| LoginError::Internal)?);
+        self.store.account(id).await?.ok_or(LoginError::FlowExpired)
+    }
+
     /// The new address confirms (the link's token).
     ///
     /// # Errors
@@ -145,9 +151,8 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 return Err(LoginError::Refused(e.to_string()));
             }
         };
-        let account_id =
-            AccountId(Uuid::parse_str(state.account()).map_err(|_| LoginError::Internal)?);
-        let account = self.store.account(account_id).await?.ok_or(LoginError::FlowExpired)?;
+        let account = self.account_of_change(&state).await?;
+        let account_id = account.id;
         if account.session_epoch != epoch {
             // Asked for by a session that has been revoked since: the change is void (and
             // stays taken).
@@ -177,9 +182,8 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 return Err(LoginError::Refused(e.to_string()));
             }
         };
-        let account_id =
-            AccountId(Uuid::parse_str(state.account()).map_err(|_| LoginError::Internal)?);
-        let account = self.store.account(account_id).await?.ok_or(LoginError::FlowExpired)?;
+        let account = self.account_of_change(&state).await?;
+        let account_id = account.id;
         if self.apply_email_step(&account, &step, None, now).await?.is_none() {
             // A cancelled change switched nothing: end the sessions all the same.
             self.revoke(account_id, None, RevocationReason::EmailChanged, now).await?;

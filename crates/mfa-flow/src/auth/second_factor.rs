@@ -3,6 +3,21 @@
 use super::*;
 
 impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
+    /// Takes the login flow for a second-factor attempt, unless the account's second-factor
+    /// throttle holds (the flow then goes back unchanged).
+    async fn take_login_unthrottled(
+        &self,
+        flow_id: &str,
+        now: SystemTime,
+    ) -> Result<(LoginFlow, Account), LoginError> {
+        let (flow, account) = self.take_login(flow_id, now).await?;
+        if let Err(e) = self.check_mfa_throttle(account.id, now).await {
+            self.put_login(flow_id, &flow).await?;
+            return Err(e);
+        }
+        Ok((flow, account))
+    }
+
     /// Submits a typed code for the active method (authenticator app, email code or
     /// recovery code).
     ///
@@ -15,11 +30,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         code: &str,
         now: SystemTime,
     ) -> Result<LoginStep, LoginError> {
-        let (flow, account) = self.take_login(flow_id, now).await?;
-        if let Err(e) = self.check_mfa_throttle(account.id, now).await {
-            self.put_login(flow_id, &flow).await?;
-            return Err(e);
-        }
+        let (flow, account) = self.take_login_unthrottled(flow_id, now).await?;
         let factor_id = match &flow.active {
             Active::Totp { factor }
             | Active::Recovery { factor }
@@ -95,11 +106,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         response_json: &str,
         now: SystemTime,
     ) -> Result<LoginStep, LoginError> {
-        let (flow, account) = self.take_login(flow_id, now).await?;
-        if let Err(e) = self.check_mfa_throttle(account.id, now).await {
-            self.put_login(flow_id, &flow).await?;
-            return Err(e);
-        }
+        let (flow, account) = self.take_login_unthrottled(flow_id, now).await?;
         let Active::WebAuthn { state } = &flow.active else {
             self.put_login(flow_id, &flow).await?;
             return Err(LoginError::MethodUnavailable);

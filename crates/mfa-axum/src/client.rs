@@ -148,3 +148,42 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
         Ok(Self(proxies.client(peer, &forwarded)))
     }
 }
+
+/// What `mfa-flow` knows of a client: its address and a short name of its browser ("Chrome
+/// on Linux", from the user agent; the full string says more about the person than a
+/// sessions list needs).
+pub(crate) fn client_info(ip: IpAddr, headers: &axum::http::HeaderMap) -> mfa_flow::ClientInfo {
+    let ua = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    mfa_flow::ClientInfo {
+        ip: ip.to_string(),
+        browser: if ua.is_empty() { String::new() } else { browser_label(ua) },
+        ..mfa_flow::ClientInfo::default()
+    }
+}
+
+/// "Chrome on Linux" for a user agent.
+#[must_use]
+pub fn browser_label(ua: &str) -> String {
+    let browser =
+        [("Edg/", "Edge"), ("Chrome/", "Chrome"), ("Firefox/", "Firefox"), ("Safari/", "Safari")]
+            .iter()
+            .find(|(b, _)| ua.contains(b))
+            .map_or("Browser", |(_, name)| name);
+    let os = [
+        ("Windows", "Windows"),
+        ("Mac OS", "macOS"),
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(o, _)| ua.contains(o))
+    .map(|(_, name)| *name);
+    match os {
+        Some(os) => format!("{browser} on {os}"),
+        None => browser.to_owned(),
+    }
+}

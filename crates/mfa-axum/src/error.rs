@@ -1,6 +1,8 @@
-//! Errors in one JSON shape: `{"ok": false, "error": "<code>", "message": "<English>"}`, with
-//! the status that fits and `Retry-After` when throttled. Codes are stable (a front end
-//! translates them); messages never carry a secret or an internal detail.
+//! Errors in one JSON shape: `{"ok": false, "error": "<code>", "message": "<text>"}` (and a
+//! `detail` where there is one), with the status that fits and `Retry-After` when throttled.
+//! Codes are stable; the message is English unless the API router translates it
+//! ([`ApiOptions::localize`](crate::ApiOptions::localize)); messages never carry a secret or
+//! an internal detail.
 
 use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -18,11 +20,53 @@ pub struct ApiError {
     pub message: &'static str,
     /// Seconds to wait, when throttled.
     pub retry_after: Option<u64>,
+    /// What exactly was refused, when the code alone does not say (a password policy's
+    /// reason, a retirement's reason): a short English phrase or a stable code.
+    pub detail: Option<String>,
 }
 
 impl ApiError {
     const fn new(status: StatusCode, code: &'static str, message: &'static str) -> Self {
-        Self { status, code, message, retry_after: None }
+        Self { status, code, message, retry_after: None, detail: None }
+    }
+
+    /// Something in the request is malformed or not acceptable.
+    #[must_use]
+    pub const fn invalid() -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "err_invalid", "Please check what you entered.")
+    }
+
+    /// A security key's answer was refused (not "the code": there is none).
+    #[must_use]
+    pub const fn key_refused() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "err_key_refused",
+            "This security key was not accepted. Try another key or method.",
+        )
+    }
+
+    /// A kind of factor that can no longer be added, with the retirement's reason in
+    /// `detail`.
+    #[must_use]
+    pub fn retired(reason: mfa_flow::RetirementReason) -> Self {
+        let mut e = Self::new(
+            StatusCode::BAD_REQUEST,
+            "err_retired",
+            "This method can no longer be added.",
+        );
+        e.detail = serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned));
+        e
+    }
+
+    /// The JSON body of this error with `message`.
+    #[must_use]
+    pub fn body(&self, message: &str) -> serde_json::Value {
+        let mut v = serde_json::json!({"ok": false, "error": self.code, "message": message});
+        if let Some(d) = &self.detail {
+            v["detail"] = serde_json::Value::String(d.clone());
+        }
+        v
     }
 
     /// The server lacks a layer it needs (the `Sessions` extension): a deployment error.
@@ -108,8 +152,10 @@ impl From<LoginError> for ApiError {
             LoginError::Malformed => {
                 (S::BAD_REQUEST, "err_invalid", "Please check what you entered.")
             }
-            LoginError::Refused(_) => {
-                (S::BAD_REQUEST, "err_invalid", "Please check what you entered.")
+            LoginError::Refused(reason) => {
+                let mut a = Self::invalid();
+                a.detail = Some(reason.chars().take(200).collect());
+                return a;
             }
             LoginError::StepUpRequired => {
                 (S::FORBIDDEN, "err_step_up", "Confirm with a second factor first.")
@@ -124,7 +170,10 @@ impl From<LoginError> for ApiError {
                 "err_proof_required",
                 "Confirm your email address or use a recovery code first.",
             ),
-            _ => (S::INTERNAL_SERVER_ERROR, "err_internal", "Something went wrong."),
+            _ => {
+                tracing::error!(error = %e, "request failed");
+                (S::INTERNAL_SERVER_ERROR, "err_internal", "Something went wrong.")
+            }
         };
         Self::new(status, code, message)
     }
@@ -152,15 +201,15 @@ impl From<JsonRejection> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = axum::Json(serde_json::json!({
-            "ok": false, "error": self.code, "message": self.message,
-        }));
+        let body = axum::Json(self.body(self.message));
         let mut r = (self.status, body).into_response();
         if let Some(s) = self.retry_after
             && let Ok(v) = HeaderValue::from_str(&s.max(1).to_string())
         {
             r.headers_mut().insert(header::RETRY_AFTER, v);
         }
+        // For the translating layer of the API router.
+        r.extensions_mut().insert(self);
         r
     }
 }

@@ -26,13 +26,18 @@ mod client;
 mod csrf;
 mod error;
 mod headers;
+mod openapi;
 mod session;
 
-pub use api::{ApiJson, api};
-pub use client::{ClientAddr, ClientAddrRejection, ProxyError, TrustedProxies, throttle_key};
+pub use api::{ApiJson, ApiOptions, Localizer, api, api_with};
+pub use client::{
+    ClientAddr, ClientAddrRejection, ProxyError, TrustedProxies, browser_label, throttle_key,
+};
 pub use csrf::{CSRF_HEADER, csrf_token, verify_csrf};
 pub use error::ApiError;
 pub use headers::{Hardening, harden, traced};
+pub use openapi::openapi;
 pub use session::{
     BoxFuture, CsrfChecked, Enrolling, Fresh, MaybeSession, SessionSource, Sessions, SignedIn,
+    single_cookie,
 };

@@ -12,7 +12,7 @@ use std::time::SystemTime;
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
-use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use axum_extra::extract::cookie::{Cookie, SameSite};
 use mfa_flow::{Auth, LoginError, Mailer, PushSender, Session, Store};
 
 use crate::error::ApiError;
@@ -125,13 +125,18 @@ impl Sessions {
         c
     }
 
-    /// The session cookie's value in `headers`, if any (at most 128 bytes).
+    /// The name of another cookie of this server (`name`, or `__Host-name` behind https),
+    /// as the API names its login-in-progress and known-device cookies.
+    #[must_use]
+    pub fn cookie_name_for(&self, name: &str) -> String {
+        if self.secure { format!("__Host-{name}") } else { name.to_owned() }
+    }
+
+    /// The session cookie's value in `headers`, if any (at most 128 bytes). A cookie of that
+    /// name sent twice counts as none (see [`single_cookie`]).
     #[must_use]
     pub fn token(&self, headers: &HeaderMap) -> Option<String> {
-        let jar = CookieJar::from_headers(headers);
-        jar.get(&self.cookie)
-            .map(|c| c.value().to_owned())
-            .filter(|v| !v.is_empty() && v.len() <= 128)
+        single_cookie(headers, &self.cookie).filter(|v| !v.is_empty() && v.len() <= 128)
     }
 
     /// The session of a request (`None` without a cookie, or for an ended, revoked or
@@ -153,6 +158,23 @@ impl Sessions {
     }
 }
 
+/// The value of cookie `name` in `headers`. A name sent twice — a cookie planted beside ours
+/// by a sibling site, with another `Path` or `Domain` — counts as absent: which one the
+/// browser meant cannot be known.
+#[must_use]
+pub fn single_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    let mut found = headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .filter(|c| c.name() == name)
+        .map(|c| c.value().to_owned());
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
+}
+
 fn sessions(parts: &Parts) -> Result<Sessions, ApiError> {
     parts.extensions.get::<Sessions>().cloned().ok_or_else(ApiError::misconfigured)
 }
@@ -168,15 +190,7 @@ async fn current<S: Send + Sync>(
     else {
         return Ok(Some(session));
     };
-    let browser = parts
-        .headers
-        .get(axum::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let client =
-        mfa_flow::ClientInfo { ip: ip.to_string(), browser, ..mfa_flow::ClientInfo::default() };
-    Ok(Some(session.acting_from(&client)))
+    Ok(Some(session.acting_from(&crate::client::client_info(ip, &parts.headers))))
 }
 
 /// The request's session, if any: never refuses.

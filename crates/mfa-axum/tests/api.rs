@@ -226,3 +226,123 @@ async fn without_the_sessions_extension_the_extractors_answer_500_in_json() {
         serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
     assert_eq!(v["error"], "err_internal");
 }
+
+/// The OpenAPI description and the router come from one table; this checks it from the
+/// outside: every documented route is served (neither 404 nor 405), with the method it is
+/// documented with, and a route that is not documented is not served.
+#[tokio::test]
+async fn every_documented_route_is_served_and_only_those() {
+    let auth = env();
+    let doc = serde_json::to_value(mfa_axum::openapi("/auth")).unwrap();
+    assert_eq!(doc["servers"][0]["url"], "/auth");
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 35, "{}", paths.len());
+    let mut c = Client { app: app_router(&auth), cookies: Vec::new() };
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            let req = Request::builder()
+                .method(method.to_uppercase().as_str())
+                .uri(format!("/auth{path}"))
+                .header(header::CONTENT_TYPE, "application/json");
+            let (status, v) = c.send(req, Body::from("{}")).await;
+            assert!(
+                status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}: {status} {v}"
+            );
+            let op = &item[method];
+            assert!(op["summary"].as_str().is_some_and(|s| !s.is_empty()), "{path}");
+            // A documented body has its schema in the components.
+            if let Some(r) =
+                op["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str()
+            {
+                let name = r.rsplit('/').next().unwrap();
+                assert!(doc["components"]["schemas"][name].is_object(), "{path}: {name}");
+            }
+        }
+    }
+    let (status, v) = c.post("/auth/not-documented", json!({})).await;
+    assert_eq!((status, v["error"].as_str()), (StatusCode::NOT_FOUND, Some("err_not_found")));
+    // The login body's fields are described.
+    let login = &doc["components"]["schemas"]["Login"];
+    assert!(login["properties"]["identifier"].is_object(), "{login}");
+}
+
+/// An embedder translates every refusal, the extractors' and the body parser's included, by
+/// the request's headers; the code and status stay.
+#[tokio::test]
+async fn refusals_are_translated_by_the_embedders_localizer() {
+    let auth = env();
+    let source: Arc<dyn SessionSource> = auth.clone();
+    let sessions = Sessions::new(source, false);
+    let options = mfa_axum::ApiOptions::default().localize(|h, code| {
+        let ja = h
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|l| l.starts_with("ja"));
+        ja.then(|| format!("日本語: {code}"))
+    });
+    let app = Router::new()
+        .nest("/auth", mfa_axum::api_with(Arc::clone(&auth), sessions, options))
+        .layer(MockConnectInfo(SocketAddr::from(([192, 0, 2, 1], 4000))));
+    let mut c = Client { app, cookies: Vec::new() };
+    for (req, body, status, code) in [
+        (Request::post("/auth/login"), "{not json", StatusCode::BAD_REQUEST, "err_invalid"),
+        (Request::get("/auth/me"), "", StatusCode::UNAUTHORIZED, "err_login_required"),
+        (Request::post("/auth/logout"), "", StatusCode::FORBIDDEN, "err_csrf"),
+        (Request::post("/auth/nowhere"), "", StatusCode::NOT_FOUND, "err_not_found"),
+    ] {
+        let req = req
+            .header(header::ACCEPT_LANGUAGE, "ja-JP")
+            .header(header::CONTENT_TYPE, "application/json");
+        let (s, v) = c.send(req, Body::from(body)).await;
+        assert_eq!((s, v["error"].as_str()), (status, Some(code)), "{v}");
+        assert_eq!(v["message"], format!("日本語: {code}"), "{v}");
+    }
+    // Without the header: English.
+    let (_, v) = c.get("/auth/me").await;
+    assert_eq!(v["message"], "Please log in.");
+    // A password refused by the policy says why, in `detail`.
+    let (s, v) =
+        c.post("/auth/signup", json!({"email": "a@example.com", "password": "short"})).await;
+    assert_eq!((s, v["error"].as_str()), (StatusCode::BAD_REQUEST, Some("err_invalid")), "{v}");
+    assert!(v["detail"].as_str().is_some_and(|d| !d.is_empty()), "{v}");
+}
+
+/// The login in progress lives in an HttpOnly cookie: a browser's script never handles the
+/// flow id; the page reads the challenge back; the cookie goes when the sign-in is done.
+#[tokio::test]
+async fn the_login_in_progress_is_named_by_its_cookie() {
+    let auth = env();
+    let totp = account(&auth, "cookie@example.com").await;
+    let mut c = Client { app: app_router(&auth), cookies: Vec::new() };
+    let (status, _) = c.get("/auth/login").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "no login in progress");
+    let (_, r) =
+        c.post("/auth/login", json!({"identifier": "cookie@example.com", "password": PW})).await;
+    assert!(c.cookies.iter().any(|x| x.starts_with("login=")), "{:?}", c.cookies);
+    let (status, v) = c.get("/auth/login").await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["challenge"], r["challenge"]);
+    let (_, s) = c.get("/auth/session").await;
+    assert_eq!((s["login_pending"].as_bool(), s["signed_in"].as_bool()), (Some(true), Some(false)));
+    assert!(s["csrf"].is_null(), "no CSRF token before a session: {s}");
+    // A wrong code, then the right one, without naming the flow.
+    let (status, v) = c.post("/auth/login/code", json!({"code": "000000"})).await;
+    assert_eq!((status, v["error"].as_str()), (StatusCode::BAD_REQUEST, Some("err_code")), "{v}");
+    let code = totp.code(SystemTime::now() + Duration::from_secs(30));
+    let (status, v) = c.post("/auth/login/code", json!({"code": code})).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["authenticated"], true);
+    assert!(!c.cookies.iter().any(|x| x.starts_with("login=")), "{:?}", c.cookies);
+    assert!(c.cookies.iter().any(|x| x.starts_with("known_device=")), "{:?}", c.cookies);
+    let (_, s) = c.get("/auth/session").await;
+    assert_eq!(s["signed_in"], true);
+    // A session cookie planted twice beside the real one: neither counts.
+    let real = c.cookies.iter().find(|x| x.starts_with("session=")).unwrap().clone();
+    c.cookies.push("session=planted".into());
+    assert_eq!(c.get("/auth/me").await.0, StatusCode::UNAUTHORIZED);
+    c.cookies.retain(|x| x != "session=planted");
+    assert_eq!(c.cookies.iter().find(|x| x.starts_with("session=")), Some(&real));
+    assert_eq!(c.get("/auth/me").await.0, StatusCode::OK);
+}

@@ -433,6 +433,9 @@ struct LoginFlow {
     /// (a password change …) voids the login.
     #[serde(default)]
     epoch: u64,
+    /// What the login page shows for the method in progress (for a page rendered later).
+    #[serde(default)]
+    view: Option<ChallengeView>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

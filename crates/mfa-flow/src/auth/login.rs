@@ -262,6 +262,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             client: SessionClient::of(client),
             known,
             epoch: account.session_epoch,
+            view: None,
         };
         let id = self.random_id();
         // The preferred method first; one that cannot start now (push suspended or at its
@@ -340,18 +341,47 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             }
             FactorData::Phone { .. } => return Err(LoginError::MethodUnavailable),
         };
-        flow.active = active;
-        let expires = from_unix(flow.expires);
-        self.store.put_flow(&flow_key("login", id), &serde_json::to_vec(&flow)?, expires).await?;
         let view = |f: &Factor| MethodView { factor: f.id, kind: f.kind, name: f.name.clone() };
-        Ok(LoginStep::Challenge(ChallengeView {
+        let view = ChallengeView {
             flow: id.to_owned(),
             method: view(factor),
             prompt,
             alternatives: usable.iter().filter(|f| f.id != factor.id).map(view).collect(),
             unavailable,
             warnings: flow.warnings.clone(),
-        }))
+        };
+        flow.active = active;
+        flow.view = Some(view.clone());
+        let expires = from_unix(flow.expires);
+        self.store.put_flow(&flow_key("login", id), &serde_json::to_vec(&flow)?, expires).await?;
+        Ok(LoginStep::Challenge(view))
+    }
+
+    /// The login (or step-up) in progress as its page shows it: the method asked for, the
+    /// alternatives, what cannot be used and why — for a page rendered after the step that
+    /// started it. Reads the flow without consuming it.
+    ///
+    /// # Errors
+    /// [`LoginError::FlowExpired`] when there is no such login in progress (or it expired).
+    pub async fn pending_login(
+        &self,
+        flow_id: &str,
+        now: SystemTime,
+    ) -> Result<ChallengeView, LoginError> {
+        if flow_id.is_empty() || flow_id.len() > 128 {
+            return Err(LoginError::FlowExpired);
+        }
+        let bytes = self
+            .store
+            .get_flow(&flow_key("login", flow_id), now)
+            .await?
+            .ok_or(LoginError::FlowExpired)?;
+        let flow: LoginFlow =
+            serde_json::from_slice(&bytes).map_err(|_| LoginError::FlowExpired)?;
+        if unix(now) >= flow.expires {
+            return Err(LoginError::FlowExpired);
+        }
+        flow.view.ok_or(LoginError::FlowExpired)
     }
 
     pub(super) fn enrollable(&self, now: SystemTime) -> Vec<FactorKind> {

@@ -32,9 +32,15 @@ impl Lang {
     }
 }
 
-/// The text for `key` in `lang` (the key itself if unknown, so a missing entry shows).
+/// The text for `key` in `lang` (`?` if unknown, so a missing entry shows).
 #[must_use]
 pub fn t(lang: Lang, key: &str) -> &'static str {
+    lookup(lang, key).unwrap_or("?")
+}
+
+/// The text for `key` in `lang`, if there is one.
+#[must_use]
+pub fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
     let (ja, en) = match key {
         "login" => ("ログイン", "Log in"),
         "logout" => ("ログアウト", "Log out"),
@@ -219,6 +225,11 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
             "This page has expired. Please reload it.",
         ),
         "err_login_required" => ("ログインしてください。", "Please log in."),
+        "err_enroll_first" => ("先に認証方法を追加してください。", "Add a second factor first."),
+        "err_timeout" => (
+            "時間がかかりすぎました。もう一度お試しください。",
+            "The request took too long. Please try again.",
+        ),
         "err_proof_required" => (
             "このアカウントには以前の認証方法があります。新しい方法を追加する前に、メールで届くコードかリカバリーコードで本人確認をしてください。",
             "This account had a sign-in method before. Confirm it is yours with a code sent to its email address, or a recovery code, before adding a new one.",
@@ -279,12 +290,16 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
         "act_push_fraud" => ("不正なプッシュ要求の報告", "Push request reported as fraud"),
         "act_factor_suspended" => ("セキュリティキーの停止", "Security key suspended"),
         "act_factor_reinstated" => ("認証方法の再有効化", "Sign-in method re-enabled"),
-        _ => return "?",
+        "err_retired" => (
+            "仕様変更のため、この認証方法は追加できなくなりました。",
+            "Because of a specification change, this method can no longer be added.",
+        ),
+        _ => return None,
     };
-    match lang {
+    Some(match lang {
         Lang::Ja => ja,
         Lang::En => en,
-    }
+    })
 }
 
 /// The message key for a flow error.

@@ -159,7 +159,8 @@ pub async fn build(config: &Config, params: HashParams) -> Result<Arc<web::App>,
             .build()
             .map_err(|e| format!("WebAuthn: {e}"))?,
         push: PushServer::new(
-            PushConfig::new(base, &config.product),
+            // The phone's endpoints are the API's: `{base}/api/push/…`.
+            PushConfig::new(&format!("{base}/api"), &config.product),
             ServerKeys::new(&[("k1", push_seed)]).map_err(|e| e.to_string())?,
         )
         .map_err(|e| format!("push: {e}"))?,
@@ -181,12 +182,20 @@ pub async fn build(config: &Config, params: HashParams) -> Result<Arc<web::App>,
     let rng = rand_chacha::ChaCha20Rng::from_seed(random32()?);
     // Every decision of the flows goes to the audit table (the settings show the account's).
     let audit = mfa_store_sql::SqlAudit::spawn(store.clone());
-    let auth =
-        Auth::new(auth_config, services, store, mailer, hub.clone(), Arc::new(audit.clone()), rng);
+    let auth = Arc::new(Auth::new(
+        auth_config,
+        services,
+        store,
+        mailer,
+        hub.clone(),
+        Arc::new(audit.clone()),
+        rng,
+    ));
+    let source: Arc<dyn mfa_axum::SessionSource> = auth.clone();
     Ok(Arc::new(web::App {
         auth,
         hub,
-        secure_cookies: base.starts_with("https://"),
+        sessions: mfa_axum::Sessions::new(source, base.starts_with("https://")),
         proxies: config.trusted_proxies.clone(),
         audit,
         product: config.product.clone(),

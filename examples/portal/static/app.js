@@ -25,12 +25,39 @@
     return data;
   }
 
-  function follow(data) {
+  // Where the browser goes after an answer of the API (the API says what happened; the
+  // pages decide where that leads), else the form's data-next.
+  function nextOf(data, fallback) {
+    if (!data.ok) {
+      if (data.error === "err_login_required") return "/login";
+      if (data.error === "err_step_up") {
+        sessionStorage.setItem("after_step_up", location.pathname);
+        return "/stepup";
+      }
+      return null;
+    }
+    if (Array.isArray(data.recovery_codes)) return "/recovery";
+    if (data.challenge) return "/factor";
+    if (data.must_enroll) return "/mfa";
+    if (data.stepped_up) {
+      const back = sessionStorage.getItem("after_step_up") || "/settings";
+      sessionStorage.removeItem("after_step_up");
+      return back;
+    }
+    if (data.authenticated) return (data.required_actions || []).includes("OfferBiometricKey") ? "/offer-biometric" : "/settings";
+    if (data.completed_enrollment) return "/settings";
+    if (data.current) return "/login";
+    return fallback || null;
+  }
+
+  function follow(data, el) {
+    const ds = (el && el.dataset) || {};
     // New recovery codes travel in this answer only: the next page shows them once.
     if (data.ok && Array.isArray(data.recovery_codes)) sessionStorage.setItem("recovery_codes", JSON.stringify(data.recovery_codes));
     show(errorBox, data.ok ? "" : data.message);
-    if (data.ok && data.message) show(messageBox, data.message);
-    if (data.next) window.location.assign(data.next);
+    if (data.ok) show(messageBox, (data.awaiting_confirmation && ds.donePending) || ds.done || "");
+    const next = nextOf(data, ds.next);
+    if (next) window.location.assign(next);
     return data;
   }
 
@@ -82,7 +109,10 @@
       const body = {};
       new FormData(form).forEach((v, k) => { body[k] = v; });
       form.querySelectorAll("input[type=checkbox]").forEach((c) => { body[c.name] = c.checked; });
-      follow(await api(form.dataset.api, body));
+      const data = await api(form.dataset.api, body);
+      // A saved profile language becomes the page language.
+      if (data.ok && form.dataset.after === "lang") return window.location.assign("/lang?to=" + encodeURIComponent(body.language) + "&back=/settings");
+      follow(data, form);
     });
   });
 
@@ -129,10 +159,10 @@
   }));
 
   document.querySelectorAll("[data-remove]").forEach((b) => b.addEventListener("click", async () => {
-    follow(await api("/api/mfa/remove", { factor: b.dataset.remove }));
+    follow(await api("/api/mfa/remove", { factor: b.dataset.remove }), { dataset: { next: "/mfa" } });
   }));
 
-  document.querySelectorAll("[data-action=logout]").forEach((b) => b.addEventListener("click", async () => follow(await api("/api/logout"))));
+  document.querySelectorAll("[data-action=logout]").forEach((b) => b.addEventListener("click", async () => follow(await api("/api/logout"), { dataset: { next: "/login" } })));
   document.querySelectorAll("[data-action=sms]").forEach((b) => b.addEventListener("click", async () => follow(await api("/api/mfa/sms"))));
 
   // Second factor with a security key or passkey.
@@ -150,7 +180,7 @@
     if (!begin.ok) return follow(begin);
     try {
       const cred = await navigator.credentials.create({ publicKey: creationOptions(begin.options.publicKey), signal: timeout() });
-      follow(await api("/api/mfa/webauthn/finish", { flow: begin.flow, name: form.elements.name.value, response: credentialJSON(cred) }));
+      follow(await api("/api/mfa/webauthn/finish", { flow: begin.flow, name: form.elements.name.value, response: credentialJSON(cred) }), form);
     } catch (e) { show(errorBox, String(e && e.message || e)); }
   }));
 
@@ -184,7 +214,7 @@
         n.textContent = s.number; n.hidden = false;
         document.querySelector("#push-confirm").hidden = false;
       }
-      if (s.next) return follow(s);
+      if (s.status === "enrolled") return follow(s, { dataset: { next: "/mfa" } });
       setTimeout(tick, 1500);
     };
     tick();

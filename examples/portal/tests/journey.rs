@@ -37,7 +37,7 @@ impl Browser {
     async fn new(app: axum::Router) -> Self {
         let mut b = Self { app, cookies: Vec::new(), csrf: String::new(), extra: Vec::new() };
         let (_, body) = b.call("GET", "/api/session", None).await;
-        b.csrf = body["csrf"].as_str().unwrap().to_owned();
+        b.csrf = body["csrf"].as_str().unwrap_or_default().to_owned();
         b
     }
 
@@ -48,13 +48,16 @@ impl Browser {
         let out = self.call_once(method, path, body).await;
         if self.session_cookie() != before && path != "/api/session" {
             let (_, s) = self.call_once("GET", "/api/session", None).await;
-            self.csrf = s["csrf"].as_str().unwrap().to_owned();
+            self.csrf = s["csrf"].as_str().unwrap_or_default().to_owned();
         }
         out
     }
 
     fn session_cookie(&self) -> Option<String> {
-        self.cookies.iter().find(|c| c.contains("portal_session=")).cloned()
+        self.cookies
+            .iter()
+            .find(|c| c.starts_with("session=") || c.starts_with("__Host-session="))
+            .cloned()
     }
 
     async fn call_once(
@@ -83,7 +86,9 @@ impl Browser {
             let pair = c.to_str().unwrap().split(';').next().unwrap().to_owned();
             let name = pair.split('=').next().unwrap().to_owned();
             self.cookies.retain(|x| !x.starts_with(&format!("{name}=")));
-            self.cookies.push(pair);
+            if !pair.ends_with('=') {
+                self.cookies.push(pair);
+            }
         }
         let status = res.status();
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
@@ -163,12 +168,12 @@ async fn phone_answers(
     let hints = hub.poll(token, Duration::from_secs(2)).await;
     let hint = hints.last().expect("a push hint");
     let fetch = phone.fetch_request(&hint.challenge_id, SystemTime::now(), &sys).unwrap();
-    let (status, msg) = b.device("/push/fetch", &fetch).await;
+    let (status, msg) = b.device("/api/push/fetch", &fetch).await;
     assert_eq!(status, StatusCode::OK, "{msg}");
     let verified = phone.verify_challenge(&msg, SystemTime::now(), 30).unwrap();
     assert_eq!(verified.context().application, "Example Portal");
     let answer = phone.answer(&verified, mfa_push::Decision::Approve, number, &sys).unwrap();
-    b.device("/push/respond", &answer).await
+    b.device("/api/push/respond", &answer).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -223,7 +228,7 @@ async fn the_whole_journey() {
     // Log out; log in with TOTP (the next step's code: this one was used at enrollment).
     b.post("/api/logout", json!({})).await;
     let r = b.post("/api/login", json!({"identifier": "ryu@example.com", "password": PW})).await;
-    assert_eq!(r["next"], "/factor", "{r}");
+    assert!(r["challenge"].is_object(), "{r}");
     assert_eq!(r["challenge"]["method"]["kind"], "totp");
     let code = totp.code(t0 + Duration::from_secs(30));
     let r = b.post("/api/login/code", json!({"code": code})).await;
@@ -242,7 +247,7 @@ async fn the_whole_journey() {
     let key = DeviceKey::generate(mfa_push::KeyAlgorithm::P256, &sys).unwrap();
     let request =
         registration_request(&offer, &key, "iPhone", "token-1", SystemTime::now(), &sys).unwrap();
-    let (status, response) = b.device("/push/register", &request).await;
+    let (status, response) = b.device("/api/push/register", &request).await;
     assert_eq!(status, StatusCode::OK, "{response}");
     let phone = EnrolledDevice::new(&offer, key, &response).unwrap();
     let s = b.post("/api/mfa/push/status", json!({"flow": begin["flow"]})).await;
@@ -331,8 +336,12 @@ async fn the_whole_journey() {
     let r = b.post("/api/login/code", json!({"code": recovery_codes[0]})).await;
     assert_eq!(r["ok"], true, "{r}");
     let r = b.post("/api/mfa/sms", json!({})).await;
-    assert_eq!(r["ok"], false, "{r}");
-    assert!(r["message"].as_str().unwrap().contains("SMS"), "{r}");
+    assert_eq!(
+        (r["error"].as_str(), r["detail"].as_str()),
+        (Some("err_retired"), Some("specification_change")),
+        "{r}"
+    );
+    assert!(r["message"].as_str().unwrap().contains("specification change"), "{r}");
     // The methods as JSON: each with whether it can be used, and what can be added.
     let (status, m) = b.call("GET", "/api/methods", None).await;
     assert_eq!(status, StatusCode::OK, "{m}");
@@ -341,7 +350,7 @@ async fn the_whole_journey() {
     assert!(kinds.contains(&"totp") && kinds.contains(&"push"), "{m}");
     let sms = m["enrollable"].as_array().unwrap().iter().find(|k| k["kind"] == "sms").unwrap();
     assert_eq!(sms["available"], false);
-    assert!(sms["message"].as_str().unwrap().contains("SMS"), "{m}");
+    assert_eq!(sms["retired"], "specification_change", "{m}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -350,16 +359,17 @@ async fn the_whole_journey() {
 async fn the_session_token_changes_at_login() {
     let (app, dir) = portal_with(&["--mfa-grace-days", "7"]).await;
     let mut b = Browser::new(router(app)).await;
-    let before = b.session_cookie().unwrap();
+    assert_eq!(b.session_cookie(), None, "no cookie before a sign-in");
+    // A token planted in the browser before the sign-in (fixation) is not adopted.
+    b.cookies.push("session=planted-by-someone".into());
     b.post("/api/signup", json!({"email": "fix@example.com", "password": PW})).await;
     let r = b.post("/api/login", json!({"identifier": "fix@example.com", "password": PW})).await;
     assert_eq!(r["ok"], true, "{r}");
     let after = b.session_cookie().unwrap();
-    assert_ne!(before, after);
-    // The old token no longer carries the login.
+    assert_ne!(after, "session=planted-by-someone");
     let mut planted = Browser {
         app: b.app.clone(),
-        cookies: vec![before],
+        cookies: vec!["session=planted-by-someone".into()],
         csrf: b.csrf.clone(),
         extra: Vec::new(),
     };
@@ -371,7 +381,7 @@ async fn the_session_token_changes_at_login() {
     // which one the browser meant cannot be known, so neither counts.
     let mut doubled = Browser {
         app: b.app.clone(),
-        cookies: vec![b.session_cookie().unwrap(), "portal_session=planted".into()],
+        cookies: vec![b.session_cookie().unwrap(), "session=planted".into()],
         csrf: b.csrf.clone(),
         extra: Vec::new(),
     };
@@ -410,7 +420,7 @@ async fn sessions_are_listed_and_revoked() {
     let later = t0 + Duration::from_secs(30);
     let mut b = Browser::new(router.clone()).await;
     let r = b.post("/api/login", json!({"identifier": "s@example.com", "password": PW})).await;
-    assert_eq!(r["next"], "/factor", "{r}");
+    assert!(r["challenge"].is_object(), "{r}");
     // B uses whichever app is offered first; C picks the other one.
     let first = usize::from(r["challenge"]["method"]["name"] == "Tablet");
     let r = b.post("/api/login/code", json!({"code": apps[first].code(later)})).await;
@@ -493,26 +503,42 @@ async fn sessions_are_listed_and_revoked() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Pages and API calls without a cookie store nothing (a crawler's 300 requests make no
-/// rows); behind https the cookies are `__Host-` and `Secure`, and HSTS is sent.
+/// Pages and API calls without a cookie store nothing and set nothing (a crawler's 300
+/// requests make no rows); behind https the cookies that are set are `__Host-` and
+/// `Secure`, and HSTS is sent.
 #[tokio::test]
 async fn cookieless_requests_store_nothing_and_https_hardens_cookies() {
     let (app, dir) = portal_with(&["--public-url", "https://portal.example.com"]).await;
     let router = router(Arc::clone(&app));
-    for path in ["/login", "/signup", "/", "/api/session", "/settings", "/lang?to=ja&back=/login"]
-        .iter()
-        .cycle()
-        .take(300)
+    for path in [
+        "/login",
+        "/signup",
+        "/",
+        "/api/session",
+        "/settings",
+        "/factor",
+        "/lang?to=ja&back=/login",
+    ]
+    .iter()
+    .cycle()
+    .take(300)
     {
         let req = Request::builder().uri(*path).body(Body::empty()).unwrap();
         let res = router.clone().oneshot(req).await.unwrap();
         assert!(res.status().is_success() || res.status().is_redirection(), "{path}");
-        let cookie = res.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().to_owned();
-        assert!(cookie.starts_with("__Host-portal_session="), "{cookie}");
-        assert!(
-            cookie.contains("; Secure") && cookie.contains("HttpOnly") && cookie.contains("Path=/")
-        );
-        assert!(!cookie.contains("Domain"));
+        let cookies: Vec<_> = res.headers().get_all(header::SET_COOKIE).iter().collect();
+        if path.starts_with("/lang") {
+            let cookie = cookies[0].to_str().unwrap();
+            assert!(cookie.starts_with("__Host-portal_lang=ja"), "{cookie}");
+            assert!(
+                cookie.contains("; Secure")
+                    && cookie.contains("HttpOnly")
+                    && cookie.contains("Path=/")
+            );
+            assert!(!cookie.contains("Domain"));
+        } else {
+            assert!(cookies.is_empty(), "{path}: {cookies:?}");
+        }
         let hsts = res.headers().get(header::STRICT_TRANSPORT_SECURITY).unwrap();
         assert!(hsts.to_str().unwrap().starts_with("max-age="));
     }
@@ -520,6 +546,11 @@ async fn cookieless_requests_store_nothing_and_https_hardens_cookies() {
     let rows: i64 =
         sqlx::query_scalar("SELECT count(*) FROM flows").fetch_one(&pool).await.unwrap();
     assert_eq!(rows, 0, "no row for a request without a cookie");
+    // A sign-in behind https sets the session, login and device cookies as `__Host-`.
+    let mut b = Browser::new(router.clone()).await;
+    b.post("/api/signup", json!({"email": "tls@example.com", "password": PW})).await;
+    b.post("/api/login", json!({"identifier": "tls@example.com", "password": PW})).await;
+    assert!(b.session_cookie().unwrap().starts_with("__Host-session="), "{:?}", b.cookies);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -611,9 +642,14 @@ async fn malformed_requests_answer_in_the_json_shape() {
         assert_eq!((v["ok"].as_bool(), v["error"].as_str()), (Some(false), Some(code)), "{v}");
         assert!(!v["message"].as_str().unwrap().is_ascii(), "translated: {v}");
     }
-    // An empty body is no body: the call goes through to the flows.
-    let (status, _) = b.call("POST", "/api/logout", None).await;
-    assert_eq!(status, StatusCode::OK);
+    // An empty body is no body: the call goes through to the flows (here, a sign-out of
+    // the enrollment-only session a first sign-in gives).
+    b.post("/api/signup", json!({"email": "empty@example.com", "password": PW})).await;
+    let r = b.post("/api/login", json!({"identifier": "empty@example.com", "password": PW})).await;
+    assert_eq!(r["must_enroll"], true, "{r}");
+    let (status, r) = b.call("POST", "/api/logout", None).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(b.session_cookie(), None);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -641,5 +677,55 @@ async fn the_language_switch_is_no_open_redirect() {
             "{back}"
         );
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The API's description is served at `/api/openapi.json`, and the portal answers every route
+/// it lists (none is 404 or 405): the document cannot promise what the server does not do.
+#[tokio::test]
+async fn the_openapi_description_matches_the_served_routes() {
+    let (app, dir) = portal_with(&[]).await;
+    let mut b = Browser::new(router(app)).await;
+    let (status, doc) = b.call("GET", "/api/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(doc["servers"][0]["url"], "/api");
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.contains_key("/login/code") && paths.contains_key("/push/respond"), "{doc}");
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            let (status, v) =
+                b.call(&method.to_uppercase(), &format!("/api{path}"), Some(json!({}))).await;
+            assert!(
+                status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED,
+                "{method} /api{path}: {status} {v}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What a user typed is shown escaped by the templates, never as markup.
+#[tokio::test]
+async fn pages_escape_what_users_typed() {
+    let (app, dir) = portal_with(&["--mfa-grace-days", "7"]).await;
+    let mut b = Browser::new(router(app)).await;
+    b.post("/api/signup", json!({"email": "esc@example.com", "password": PW})).await;
+    let r = b.post("/api/login", json!({"identifier": "esc@example.com", "password": PW})).await;
+    assert_eq!(r["ok"], true, "{r}");
+    let evil = "<script>alert(1)</script>\"'&";
+    let r = b
+        .post(
+            "/api/settings/profile",
+            json!({"first_name": evil, "last_name": "x", "language": "en", "time_zone": evil}),
+        )
+        .await;
+    assert_eq!(r["ok"], true, "{r}");
+    let html = b.page("/settings").await;
+    assert!(!html.contains("<script>alert"), "{html}");
+    assert!(
+        html.contains("&#60;script&#62;alert(1)&#60;/script&#62;")
+            || html.contains("&lt;script&gt;"),
+        "{html}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,7 +1,15 @@
-//! The HTTP glue an axum server puts around `mfa-flow`, as a library with its own tests, so
-//! an embedder does not copy it out of an example: the client's address (from the socket,
-//! and from `X-Forwarded-For` only through proxies the operator trusts), CSRF tokens bound to
-//! the session cookie, and the security headers and body limit every answer needs.
+//! The HTTP layer an axum server puts around `mfa-flow`, as a library with its own tests, so
+//! an embedder does not copy it out of an example:
+//!
+//! - [`api`]: the whole JSON API as a router to nest (sign-up, sign-in with every second
+//!   factor, step-up, enrollment, settings, email change, sessions, the phone's endpoints),
+//!   and [`openapi()`], its OpenAPI description, built from the same route table;
+//! - the session extractors for the embedder's own handlers: [`SignedIn`], [`Fresh`] (a
+//!   recent second factor, else the step-up answer), [`Enrolling`], [`CsrfChecked`];
+//! - the client's address ([`ClientAddr`]: the socket, and `X-Forwarded-For` only through
+//!   proxies the operator trusts), CSRF tokens bound to the session cookie, and the security
+//!   headers, body and time limits and tracing spans every answer needs ([`harden`],
+//!   [`traced`]).
 //!
 //! ```
 //! use std::net::SocketAddr;

@@ -214,9 +214,16 @@ where
         .with_state(state)
         .layer(axum::Extension(sessions));
     match options.localize {
-        Some(l) => router.layer(axum::middleware::from_fn_with_state(l, localize)),
+        Some(l) => localized(router, l),
         None => router,
     }
+}
+
+/// `router` with every error answer in the JSON shape (an [`ApiError`]) translated by `l`:
+/// put it outside [`harden`](crate::harden()) so that the body and time limits' answers,
+/// which never reach the API router, are translated too.
+pub fn localized<S: Clone + Send + Sync + 'static>(router: Router<S>, l: Localizer) -> Router<S> {
+    router.layer(axum::middleware::from_fn_with_state(l, localize))
 }
 
 macro_rules! routes {

@@ -37,7 +37,7 @@ mod headers;
 mod openapi;
 mod session;
 
-pub use api::{ApiJson, ApiOptions, Localizer, api, api_with};
+pub use api::{ApiJson, ApiOptions, Localizer, api, api_with, localized};
 pub use client::{
     ClientAddr, ClientAddrRejection, ProxyError, TrustedProxies, browser_label, throttle_key,
 };

@@ -77,11 +77,12 @@ fn lang_of(headers: &HeaderMap, sessions: &Sessions) -> Lang {
 pub fn router(app: Shared) -> Router {
     let sessions = app.sessions.clone();
     let for_lang = sessions.clone();
-    let options = mfa_axum::ApiOptions::default().localize(move |headers, code| {
+    let translate: mfa_axum::Localizer = Arc::new(move |headers: &HeaderMap, code: &str| {
         lookup(lang_of(headers, &for_lang), code).map(str::to_owned)
     });
     let hub = app.hub.clone();
-    let api = mfa_axum::api_with(Arc::clone(&app.auth), sessions.clone(), options)
+    // Translated once, outermost (below): the limits' answers too.
+    let api = mfa_axum::api(Arc::clone(&app.auth), sessions.clone())
         .route("/openapi.json", get(|| async { axum::Json(mfa_axum::openapi("/api")) }))
         .route("/push/poll", post(move |body: String| push_poll(hub.clone(), body)));
     let pages = Router::new()
@@ -108,7 +109,7 @@ pub fn router(app: Shared) -> Router {
     let router =
         pages.nest("/api", api).layer(Extension(sessions)).layer(Extension(app.proxies.clone()));
     let hardening = mfa_axum::Hardening { hsts: app.secure(), ..mfa_axum::Hardening::default() };
-    mfa_axum::traced(mfa_axum::harden(router, &hardening))
+    mfa_axum::traced(mfa_axum::localized(mfa_axum::harden(router, &hardening), translate))
 }
 
 /// The device's long poll for hints (a stand-in for APNs / FCM).

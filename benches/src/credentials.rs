@@ -35,11 +35,9 @@ pub(crate) fn pairs() -> Vec<Pair<'static>> {
     let (h1, p1) = (Arc::clone(&hasher), password.clone());
     let (h2, p2, s2) = (Arc::clone(&hasher), password.clone(), stored.clone());
     let (h3, p3) = (Arc::clone(&hasher), password.clone());
-    let pool = PasswordHasher::builder()
-        .params(HashParams::OWASP)
-        .build()
-        .ok()
-        .and_then(|h| HashingPool::new(h, PoolConfig { workers: 1, queue: 4 }).ok());
+    let pool = PasswordHasher::builder().params(HashParams::OWASP).build().ok().and_then(|h| {
+        HashingPool::new(h, PoolConfig { queue: 4, ..PoolConfig::with_workers(1) }).ok()
+    });
     let (p4, s4) = (password.clone(), stored.clone());
     let mut v = vec![
         Pair {
@@ -120,7 +118,10 @@ pub(crate) fn rss_burst(workers: usize) -> Option<(u64, u64)> {
     }
     let before = status_kib("VmRSS:")?;
     let hasher = PasswordHasher::builder().params(HashParams::OWASP).build().ok()?;
-    let pool = Arc::new(HashingPool::new(hasher, PoolConfig { workers, queue: 100 }).ok()?);
+    let pool = Arc::new(
+        HashingPool::new(hasher, PoolConfig { queue: 100, ..PoolConfig::with_workers(workers) })
+            .ok()?,
+    );
     let start = Arc::new(Barrier::new(100));
     let threads: Vec<_> = (0..100u8)
         .map(|i| {

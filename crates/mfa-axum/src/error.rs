@@ -137,6 +137,15 @@ impl From<LoginError> for ApiError {
                 a.retry_after = Some(*retry_after);
                 return a;
             }
+            LoginError::Overloaded { retry_after } => {
+                let mut a = Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "err_busy",
+                    "The service is busy. Try again in a moment.",
+                );
+                a.retry_after = Some(*retry_after);
+                return a;
+            }
             LoginError::FlowExpired => {
                 (S::BAD_REQUEST, "err_expired", "This has expired. Please start again.")
             }

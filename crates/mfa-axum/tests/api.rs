@@ -346,3 +346,47 @@ async fn the_login_in_progress_is_named_by_its_cookie() {
     assert_eq!(c.cookies.iter().find(|x| x.starts_with("session=")), Some(&real));
     assert_eq!(c.get("/auth/me").await.0, StatusCode::OK);
 }
+
+/// Sign-in attempts for an address that has an account and for one that has none answer the
+/// same, status for status and byte for byte, throttling included.
+#[tokio::test]
+async fn known_and_unknown_addresses_answer_alike_byte_for_byte() {
+    let auth = env();
+    account(&auth, "real@example.com").await;
+    let mut runs = Vec::new();
+    for (email, ip) in [("real@example.com", [192, 0, 2, 7]), ("ghost@example.com", [192, 0, 2, 8])]
+    {
+        let source: Arc<dyn SessionSource> = auth.clone();
+        let app = Router::new()
+            .nest("/auth", mfa_axum::api(Arc::clone(&auth), Sessions::new(source, false)))
+            .layer(MockConnectInfo(SocketAddr::from((ip, 4000))));
+        let mut seq = Vec::new();
+        for _ in 0..9 {
+            let req = Request::post("/auth/login")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(
+                    json!({"identifier": email, "password": "wrong password!"}).to_string(),
+                ))
+                .unwrap();
+            let res = app.clone().oneshot(req).await.unwrap();
+            let status = res.status();
+            let retry =
+                res.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_owned());
+            let bytes = res.into_body().collect().await.unwrap().to_bytes();
+            seq.push((status, retry, bytes));
+        }
+        runs.push(seq);
+    }
+    assert_eq!(runs[0], runs[1]);
+    assert!(runs[0].iter().any(|(s, r, _)| *s == StatusCode::TOO_MANY_REQUESTS && r.is_some()));
+}
+
+/// At capacity the answer is 503 with `Retry-After`, never a 500.
+#[test]
+fn overload_is_503_with_retry_after() {
+    use axum::response::IntoResponse as _;
+    let r = mfa_axum::ApiError::from(mfa_flow::LoginError::Overloaded { retry_after: 2 })
+        .into_response();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.headers()[header::RETRY_AFTER], "2");
+}

@@ -38,7 +38,8 @@ pub enum Error {
     /// Hashing parameters given to a builder are invalid.
     #[error("invalid hashing configuration")]
     InvalidConfig,
-    /// The hashing pool's queue is full: answer "try again later" (HTTP 503), do not wait.
+    /// The hashing pool cannot take the request in time (its queue is full, or the request
+    /// waited past the pool's `max_wait`): answer "try again later" (HTTP 503).
     #[error("password hashing pool is busy")]
     Busy,
     /// The hashing pool has shut down or a worker was lost.

@@ -36,8 +36,8 @@
 //!   [`Pepper`] with key ids, verification that says when to rehash ([`RehashReason`]),
 //!   bcrypt imports (feature `legacy-bcrypt`, on by default), limits on stored parameters,
 //!   and [`PasswordHasher::verify_unknown_account`] so unknown accounts cost the same time.
-//! - [`HashingPool`]: N workers that each own one argon2 buffer, behind a bounded queue that
-//!   answers [`Error::Busy`] when full; a burst of logins cannot exhaust memory.
+//! - [`HashingPool`]: N workers that each own one argon2 buffer; a request waits for one at
+//!   most `max_wait` (else [`Error::Busy`]); a burst of logins cannot exhaust memory.
 //! - [`PasswordPolicy`]: NIST SP 800-63B-4 rules (length in code points after NFKC, a
 //!   [`Blocklist`] with the 19,640 most common passwords built in, context words).
 //! - [`RecoveryCodes`]: single-use codes, stored as keyed tags.

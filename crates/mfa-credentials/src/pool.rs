@@ -4,9 +4,15 @@
 //! allocate their own 19 MiB grows the process by a gigabyte and gets *slower* (the working
 //! sets thrash the cache); even a semaphore with fresh allocations leaves hundreds of MiB in
 //! the allocator's per-thread arenas. This pool runs N workers, each owning one preallocated
-//! argon2 buffer for its whole life, fed by a bounded queue: memory stays at about
-//! N × 19 MiB, and a request that finds the queue full gets [`Error::Busy`] at once (answer
-//! "try again" rather than letting requests pile up).
+//! argon2 buffer for its whole life, fed by a queue: memory stays at about N × 19 MiB plus a
+//! few hundred bytes per waiting request (its input only).
+//!
+//! Admission is by waiting time, not by a tiny queue: a request may wait for a worker up to
+//! [`PoolConfig::max_wait`] (default 2 s); a worker that takes a job which waited longer
+//! answers it [`Error::Busy`] at once without hashing (answer "try again" with a
+//! `Retry-After`, HTTP 503), so a burst is served as fast as the cores allow and the excess is
+//! shed in bounded time. The queue's length is only a memory bound
+//! ([`PoolConfig::queue`], default 4,096 waiting requests); past it, [`Error::Busy`] at once.
 //!
 //! The pool uses only `std`: the handle it returns can be awaited on any async runtime
 //! ([`Pending`] is a `Future`) or waited on from a plain thread ([`Pending::wait`]).
@@ -18,6 +24,7 @@ use core::task::{Context, Poll, Waker};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crate::password::Workspace;
 use crate::{Error, Password, PasswordHasher, Result, Verified};
@@ -27,16 +34,19 @@ use crate::{Error, Password, PasswordHasher, Result, Verified};
 pub struct PoolConfig {
     /// Worker threads, each with its own argon2 buffer. Default: the available parallelism.
     pub workers: usize,
-    /// Requests that may wait for a worker; past this, [`Error::Busy`]. Default: 4 × workers.
+    /// Requests that may wait for a worker at most (a memory bound: each holds its input);
+    /// past this, [`Error::Busy`] at once. Default: 4,096.
     pub queue: usize,
+    /// The longest a request waits for a worker; one that waited longer is answered
+    /// [`Error::Busy`] without being hashed. Default: 2 s.
+    pub max_wait: Duration,
 }
 
 impl PoolConfig {
-    /// `workers` workers and a queue of 4 × `workers`.
+    /// `workers` workers, up to 4,096 waiting requests, 2 s of waiting at most.
     #[must_use]
     pub fn with_workers(workers: usize) -> Self {
-        let workers = workers.max(1);
-        Self { workers, queue: workers * 4 }
+        Self { workers: workers.max(1), queue: 4096, max_wait: Duration::from_secs(2) }
     }
 }
 
@@ -46,10 +56,16 @@ impl Default for PoolConfig {
     }
 }
 
-enum Work {
+enum Job {
     Hash { password: Password, salt: [u8; 16], done: Completer<String> },
     Verify { password: Password, stored: String, done: Completer<Verified> },
     Unknown { password: Password, done: Completer<Verified> },
+}
+
+/// A job and the moment past which nobody should wait for it any more.
+struct Work {
+    job: Job,
+    deadline: Instant,
 }
 
 /// Counters a test or a metrics endpoint can read.
@@ -70,7 +86,7 @@ pub struct PoolStats {
     pub max_running: usize,
     /// Jobs finished.
     pub completed: usize,
-    /// Requests refused with [`Error::Busy`].
+    /// Requests refused with [`Error::Busy`] (a full queue, or waited past the deadline).
     pub rejected: usize,
 }
 
@@ -92,14 +108,15 @@ pub struct HashingPool {
     queue: Option<SyncSender<Work>>,
     workers: Vec<JoinHandle<()>>,
     gauges: Arc<Gauges>,
+    max_wait: Duration,
 }
 
 impl core::fmt::Debug for Work {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            Work::Hash { .. } => "Work::Hash",
-            Work::Verify { .. } => "Work::Verify",
-            Work::Unknown { .. } => "Work::Unknown",
+        f.write_str(match self.job {
+            Job::Hash { .. } => "Work::Hash",
+            Job::Verify { .. } => "Work::Verify",
+            Job::Unknown { .. } => "Work::Unknown",
         })
     }
 }
@@ -110,7 +127,7 @@ impl HashingPool {
     /// # Errors
     /// [`Error::PoolClosed`] if a worker thread cannot be started.
     pub fn new(hasher: PasswordHasher, config: PoolConfig) -> Result<Self> {
-        let (tx, rx) = mpsc::sync_channel::<Work>(config.queue);
+        let (tx, rx) = mpsc::sync_channel::<Work>(config.queue.max(1));
         let rx = Arc::new(Mutex::new(rx));
         let hasher = Arc::new(hasher);
         let gauges = Arc::new(Gauges::default());
@@ -123,27 +140,29 @@ impl HashingPool {
                 .map_err(|_| Error::PoolClosed)?;
             workers.push(handle);
         }
-        Ok(Self { queue: Some(tx), workers, gauges })
+        Ok(Self { queue: Some(tx), workers, gauges, max_wait: config.max_wait })
     }
 
     /// Queues the hashing of a new password with the given salt (16 random bytes from the
     /// caller's generator).
     ///
     /// # Errors
-    /// [`Error::Busy`] when the queue is full, [`Error::PoolClosed`] after shutdown.
+    /// [`Error::Busy`] when the queue is full (the returned job answers it too when it waited
+    /// past [`PoolConfig::max_wait`]), [`Error::PoolClosed`] after shutdown.
     pub fn hash(&self, password: Password, salt: [u8; 16]) -> Result<Pending<String>> {
         let (done, pending) = slot();
-        self.submit(Work::Hash { password, salt, done })?;
+        self.submit(Job::Hash { password, salt, done })?;
         Ok(pending)
     }
 
     /// Queues a verification (see [`PasswordHasher::verify`]).
     ///
     /// # Errors
-    /// [`Error::Busy`] when the queue is full, [`Error::PoolClosed`] after shutdown.
+    /// [`Error::Busy`] when the queue is full (the returned job answers it too when it waited
+    /// past [`PoolConfig::max_wait`]), [`Error::PoolClosed`] after shutdown.
     pub fn verify(&self, password: Password, stored: String) -> Result<Pending<Verified>> {
         let (done, pending) = slot();
-        self.submit(Work::Verify { password, stored, done })?;
+        self.submit(Job::Verify { password, stored, done })?;
         Ok(pending)
     }
 
@@ -151,10 +170,11 @@ impl HashingPool {
     /// waits in the same queue and costs the same as a real verification.
     ///
     /// # Errors
-    /// [`Error::Busy`] when the queue is full, [`Error::PoolClosed`] after shutdown.
+    /// [`Error::Busy`] when the queue is full (the returned job answers it too when it waited
+    /// past [`PoolConfig::max_wait`]), [`Error::PoolClosed`] after shutdown.
     pub fn verify_unknown_account(&self, password: Password) -> Result<Pending<Verified>> {
         let (done, pending) = slot();
-        self.submit(Work::Unknown { password, done })?;
+        self.submit(Job::Unknown { password, done })?;
         Ok(pending)
     }
 
@@ -170,8 +190,9 @@ impl HashingPool {
         }
     }
 
-    fn submit(&self, work: Work) -> Result<()> {
+    fn submit(&self, job: Job) -> Result<()> {
         let queue = self.queue.as_ref().ok_or(Error::PoolClosed)?;
+        let work = Work { job, deadline: monotonic_now() + self.max_wait };
         match queue.try_send(work) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => {
@@ -192,11 +213,29 @@ impl Drop for HashingPool {
     }
 }
 
+/// The monotonic clock, for how long a request has waited in the queue: an operational
+/// deadline of this process, not a decision of the flows (those take `now` as a parameter).
+#[allow(clippy::disallowed_methods)]
+fn monotonic_now() -> Instant {
+    Instant::now()
+}
+
 fn worker(rx: &Mutex<Receiver<Work>>, hasher: &PasswordHasher, gauges: &Gauges) {
     let mut ws = Workspace::preallocated(hasher.block_count());
     loop {
         let next = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
-        let Ok(work) = next else { return };
+        let Ok(Work { job, deadline }) = next else { return };
+        if monotonic_now() > deadline {
+            // Waited too long: its caller is answered "busy" now rather than late.
+            gauges.rejected.fetch_add(1, Ordering::SeqCst);
+            match job {
+                Job::Hash { done, .. } => done.complete(Err(Error::Busy)),
+                Job::Verify { done, .. } | Job::Unknown { done, .. } => {
+                    done.complete(Err(Error::Busy));
+                }
+            }
+            continue;
+        }
         let now = gauges.running.fetch_add(1, Ordering::SeqCst) + 1;
         gauges.max_running.fetch_max(now, Ordering::SeqCst);
         // The gauges are updated before the waiter is woken, so that a caller who has its
@@ -205,18 +244,18 @@ fn worker(rx: &Mutex<Receiver<Work>>, hasher: &PasswordHasher, gauges: &Gauges) 
             gauges.running.fetch_sub(1, Ordering::SeqCst);
             gauges.completed.fetch_add(1, Ordering::SeqCst);
         };
-        match work {
-            Work::Hash { password, salt, done } => {
+        match job {
+            Job::Hash { password, salt, done } => {
                 let r = hasher.hash_with_salt(&password, &salt, &mut ws);
                 finish();
                 done.complete(r);
             }
-            Work::Verify { password, stored, done } => {
+            Job::Verify { password, stored, done } => {
                 let r = hasher.verify_in(&password, &stored, &mut ws);
                 finish();
                 done.complete(r);
             }
-            Work::Unknown { password, done } => {
+            Job::Unknown { password, done } => {
                 let r = hasher.verify_unknown_account_in(&password, &mut ws);
                 finish();
                 done.complete(r);

@@ -8,7 +8,7 @@ use mfa_credentials::{Error, HashParams, HashingPool, Password, PasswordHasher, 
 fn pool(workers: usize, queue: usize) -> HashingPool {
     let hasher =
         PasswordHasher::builder().params(HashParams { m_kib: 1024, t: 1, p: 1 }).build().unwrap();
-    HashingPool::new(hasher, PoolConfig { workers, queue }).unwrap()
+    HashingPool::new(hasher, PoolConfig { queue, ..PoolConfig::with_workers(workers) }).unwrap()
 }
 
 /// 100 concurrent requests on N = 2: never more than 2 hashes at once, the overflow gets Busy,
@@ -104,4 +104,29 @@ fn dropping_the_pool_finishes_queued_work() {
     for p in pending {
         assert!(p.wait().is_ok());
     }
+}
+
+/// Admission by waiting time: with room in the queue for everyone, a burst larger than the
+/// workers can serve within `max_wait` is partly served and the rest answered `Busy` — by
+/// the worker that reached them late, without hashing them.
+#[test]
+fn requests_that_waited_past_the_deadline_are_shed_unhashed() {
+    let hasher =
+        PasswordHasher::builder().params(HashParams { m_kib: 8192, t: 3, p: 1 }).build().unwrap();
+    let config = PoolConfig {
+        max_wait: std::time::Duration::from_millis(100),
+        ..PoolConfig::with_workers(1)
+    };
+    let pool = HashingPool::new(hasher, config).unwrap();
+    let pending: Vec<_> = (0..200u8)
+        .map(|i| pool.hash(Password::new("a burst of logins").unwrap(), [i; 16]).unwrap())
+        .collect();
+    let results: Vec<_> = pending.into_iter().map(mfa_credentials::Pending::wait).collect();
+    let served = results.iter().filter(|r| r.is_ok()).count();
+    let shed = results.iter().filter(|r| **r == Err(Error::Busy)).count();
+    assert_eq!(served + shed, 200, "every request answered, Ok or Busy");
+    assert!(served >= 1, "the first is served: an idle worker takes it at once");
+    assert!(shed >= 1, "200 hashes of 24 MiB-passes cannot all start within 100 ms on one worker");
+    let stats = pool.stats();
+    assert_eq!((stats.completed, stats.rejected), (served, shed), "shed requests were not hashed");
 }

@@ -212,6 +212,21 @@ pub enum Notice {
         /// When.
         at: SystemTime,
     },
+    /// A sign-in method failed too many times in a row (a guessing attack, NIST SP
+    /// 800-63B-4's cap of 100): it is suspended until the owner signs in with another method
+    /// or a recovery code.
+    FactorLocked {
+        /// The product name.
+        product: String,
+        /// What kind of method.
+        kind: FactorLabel,
+        /// Its name.
+        name: String,
+        /// Consecutive failures.
+        failures: u32,
+        /// When.
+        at: SystemTime,
+    },
 }
 
 /// The kind of sign-in method a notice names, in words the recipient reads.
@@ -353,6 +368,7 @@ impl Notice {
             Self::NewDeviceSignIn { .. } => "new-device-sign-in",
             Self::PushFraudReported { .. } => "push-fraud-reported",
             Self::SecurityKeySuspended { .. } => "security-key-suspended",
+            Self::FactorLocked { .. } => "factor-locked",
         }
     }
 
@@ -376,7 +392,8 @@ impl Notice {
             | Self::RecoveryCodesRegenerated { product, .. }
             | Self::NewDeviceSignIn { product, .. }
             | Self::PushFraudReported { product, .. }
-            | Self::SecurityKeySuspended { product, .. } => product,
+            | Self::SecurityKeySuspended { product, .. }
+            | Self::FactorLocked { product, .. } => product,
         }
     }
 
@@ -610,7 +627,8 @@ impl Notice {
             | Self::RecoveryCodesRegenerated { .. }
             | Self::NewDeviceSignIn { .. }
             | Self::PushFraudReported { .. }
-            | Self::SecurityKeySuspended { .. } => security_notice(self, format),
+            | Self::SecurityKeySuspended { .. }
+            | Self::FactorLocked { .. } => security_notice(self, format),
         };
         let p = clean(self.product());
         let (hello, regards, no_reply) = if ja {
@@ -814,6 +832,26 @@ fn security_notice(notice: &Notice, format: NoticeFormat) -> (String, Vec<Block>
                     format!("{p}: a security key was suspended"),
                     format!(
                         "The security key \"{n}\" answered with a signature counter that went backwards, a sign that it may have been copied. It is suspended: sign in with another method, then re-enable or re-register it."
+                    ),
+                    at,
+                )
+            }
+        }
+        Notice::FactorLocked { kind, name, failures, at, .. } => {
+            let (k, n) = (kind.text(lang), clean(name));
+            if ja {
+                (
+                    format!("{p}ログイン方法を一時停止しました"),
+                    format!(
+                        "ログイン方法「{n}」（{k}）で {failures} 回続けて認証に失敗したため、この方法を停止しました。第三者がパスワードを知っていて、コードを推測している可能性があります。ほかの方法かリカバリーコードでログインすると、この方法は再び使えるようになります。"
+                    ),
+                    at,
+                )
+            } else {
+                (
+                    format!("{p}: a sign-in method was suspended"),
+                    format!(
+                        "The sign-in method \"{n}\" ({k}) failed {failures} times in a row, so it is suspended. Someone who knows your password may be guessing codes. Sign in with another method or a recovery code and it works again."
                     ),
                     at,
                 )

@@ -74,7 +74,14 @@ fn samples() -> Vec<Notice> {
             at,
         },
         Notice::PushFraudReported { product: product.clone(), at },
-        Notice::SecurityKeySuspended { product, name: "YubiKey 5".into(), at },
+        Notice::SecurityKeySuspended { product: product.clone(), name: "YubiKey 5".into(), at },
+        Notice::FactorLocked {
+            product,
+            kind: FactorLabel::AuthenticatorApp,
+            name: "Phone".into(),
+            failures: 100,
+            at,
+        },
     ]
 }
 

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::audit::{AuditEvent, AuditSink, FailureReason};
-use crate::policy::{Policy, RetirementReason, ThrottleState, UsernameDecision};
+use crate::policy::{Policy, RetirementReason, ThrottlePolicy, ThrottleState, UsernameDecision};
 use crate::store::{FactorChange, Mailer, PushSender, Store, StoreError};
 use crate::{
     Account, AccountId, Factor, FactorData, FactorId, FactorKind, Suspension, SuspensionReason,
@@ -341,6 +341,13 @@ pub enum LoginError {
     /// Too many attempts: try again after this long.
     #[error("too many attempts; try again later")]
     Throttled {
+        /// Seconds to wait.
+        retry_after: u64,
+    },
+    /// The server is at capacity (password hashing could not start in time): try again
+    /// after this long. Nothing was checked or counted.
+    #[error("busy; try again shortly")]
+    Overloaded {
         /// Seconds to wait.
         retry_after: u64,
     },
@@ -670,6 +677,15 @@ fn flow_key(prefix: &str, id: &str) -> String {
     format!("{prefix}:{id}")
 }
 
+/// A hashing pool's refusal as the flows answer it: at capacity → [`LoginError::Overloaded`]
+/// (HTTP 503 with `Retry-After`), anything else internal.
+fn pool_error(e: mfa_credentials::Error) -> LoginError {
+    match e {
+        mfa_credentials::Error::Busy => LoginError::Overloaded { retry_after: 2 },
+        _ => LoginError::Internal,
+    }
+}
+
 /// The orchestrator.
 pub struct Auth<S, M, P> {
     config: AuthConfig,
@@ -747,9 +763,9 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         self.services
             .passwords
             .hash(pw, self.random_bytes())
-            .map_err(|_| LoginError::Internal)?
+            .map_err(pool_error)?
             .await
-            .map_err(|_| LoginError::Internal)
+            .map_err(pool_error)
     }
 
     /// What the phone shows about this sign-in.

@@ -207,4 +207,8 @@ pub enum SuspensionReason {
     /// suspended until the user, signed in freshly with another factor, re-enables it, or
     /// registers it again.
     PossibleClone,
+    /// The factor failed [`crate::ThrottlePolicy::hard_limit`] times in a row (NIST SP
+    /// 800-63B-4 §3.2.2: at most 100 consecutive failures). It works again once the user
+    /// signs in with another factor or a recovery code.
+    TooManyFailures,
 }

@@ -356,8 +356,13 @@ pub struct Policy {
     pub mfa: MfaRequirement,
     /// Step-up freshness.
     pub step_up: StepUpPolicy,
-    /// Throttling.
+    /// Throttling of one client address with one identifier (passwords), and of one
+    /// account's second factor.
     pub throttle: ThrottlePolicy,
+    /// Throttling of one identifier from every address together (passwords): more lenient,
+    /// so that strangers' failures do not lock its owner out soon; the owner's known
+    /// devices pass it.
+    pub throttle_identifier: ThrottlePolicy,
     /// Session lifetimes.
     pub sessions: SessionPolicy,
     /// Refuse sign-ups and email changes to an address that mixes scripts or reads as an
@@ -373,6 +378,7 @@ impl Default for Policy {
             retirement: RetirementPolicy::default(),
             mfa: MfaRequirement::default(),
             step_up: StepUpPolicy::default(),
+            throttle_identifier: ThrottlePolicy { free: 20, ..ThrottlePolicy::default() },
             throttle: ThrottlePolicy::default(),
             sessions: SessionPolicy::default(),
             refuse_lookalike_emails: true,

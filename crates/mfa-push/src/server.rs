@@ -115,14 +115,15 @@ impl FatiguePolicy {
     pub fn check(&self, history: &[ChallengeRecord], now: SystemTime) -> Result<(), FatigueError> {
         let now = unix(now);
         let fraud_since = now.saturating_sub(self.fraud_suspension.as_secs());
-        if history
-            .iter()
-            .any(|c| c.state == ChallengeState::FraudReported && c.issued >= fraud_since)
-        {
+        // Only sign-in requests count: a device that was never activated (its activation
+        // denied or reported) proves nothing about the account's sign-ins, and must not
+        // let whoever holds an enrollment QR code pause push for the owner.
+        let logins = || history.iter().filter(|c| c.purpose == Purpose::Login);
+        if logins().any(|c| c.state == ChallengeState::FraudReported && c.issued >= fraud_since) {
             return Err(FatigueError::SuspendedAfterFraudReport);
         }
         let mut answered: Vec<&ChallengeRecord> =
-            history.iter().filter(|c| c.state.is_answered()).collect();
+            logins().filter(|c| c.state.is_answered()).collect();
         answered.sort_by_key(|c| core::cmp::Reverse(c.issued));
         let denials = answered.iter().take_while(|c| c.state == ChallengeState::Denied).count();
         if self.suspend_after_denials > 0 && denials >= self.suspend_after_denials {

@@ -248,6 +248,27 @@ fn denials_and_fraud_reports_suspend_push() {
     assert_eq!(policy.check(&h, t(0)), Ok(()));
 }
 
+/// Whoever photographed the enrollment QR code can register a device and report its
+/// activation as fraud, or deny it, as often as they like: that must not pause the owner's
+/// push sign-ins. Only sign-in requests count.
+#[test]
+fn a_never_activated_device_reporting_fraud_suspends_nothing() {
+    let mut w = world(KeyAlgorithm::P256);
+    let activation = w.issue(Purpose::Activation, &[]).unwrap();
+    let mut history = vec![with_state(&activation.record, ChallengeState::FraudReported)];
+    for i in 1..=3u64 {
+        let mut denied = with_state(&activation.record, ChallengeState::Denied);
+        denied.issued -= 600 * i;
+        history.push(denied);
+    }
+    let policy = w.server.config().fatigue;
+    assert_eq!(policy.check(&history, t(10)), Ok(()));
+    // The same answers to sign-in requests do suspend.
+    let mut login = with_state(&activation.record, ChallengeState::FraudReported);
+    login.purpose = Purpose::Login;
+    assert_eq!(policy.check(&[login], t(10)), Err(FatigueError::SuspendedAfterFraudReport));
+}
+
 #[test]
 fn enrollment_secret_reused_or_wrong_is_refused() {
     let w = world(KeyAlgorithm::P256);

@@ -95,6 +95,7 @@ where
     race_factor_update(make().await).await;
     race_lock(make().await).await;
     race_throttle(make().await).await;
+    race_admission(make().await).await;
     sessions(make().await).await;
     factor_changes(make().await).await;
     race_revocation(make().await).await;
@@ -314,6 +315,29 @@ pub async fn race_throttle<S: Store + Clone + 'static>(s: S) {
     })
     .await;
     assert_eq!(s.throttle("t").await.unwrap().failures, 50, "no lost increments");
+}
+
+/// Count first, then verify: 200 concurrent attempts, each admitted only while the count is
+/// under the policy's free attempts, in the same atomic step that counts it. The decision of
+/// the closure's last run (the one stored) is the one that holds: exactly `free` admitted.
+pub async fn race_admission<S: Store + Clone + 'static>(s: S) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let p = ThrottlePolicy::default();
+    let admitted = race(&s, 200, move |s, _| async move {
+        let admitted = AtomicBool::new(false);
+        s.update_throttle("admission", |x| {
+            let free = p.wait(x, at(0)).is_zero();
+            admitted.store(free, Ordering::SeqCst);
+            if free { p.fail(x, at(0)) } else { x }
+        })
+        .await
+        .unwrap();
+        admitted.load(Ordering::SeqCst)
+    })
+    .await;
+    let n = admitted.iter().filter(|a| **a).count();
+    assert_eq!(n, p.free as usize, "exactly the free attempts are admitted, however many race");
+    assert_eq!(s.throttle("admission").await.unwrap().failures, p.free);
 }
 
 /// Two replicas (`a`, `b`: separate pools on one database) racing: one TOTP step, one email,

@@ -143,7 +143,9 @@ pub fn test_services(mode: mfa_email_identity::ChangeMode) -> Services {
         .params(HashParams::DANGER_TEST_MINIMUM)
         .build()
         .expect("test params");
-    let passwords = HashingPool::new(hasher, PoolConfig { workers: 2, queue: 64 }).expect("pool");
+    let passwords =
+        HashingPool::new(hasher, PoolConfig { queue: 64, ..PoolConfig::with_workers(2) })
+            .expect("pool");
     let ring = KeyRing::new(1, SecretBytes::new(vec![7u8; 32])).expect("key ring");
     let links = LinkTemplates::new(
         "https://portal.example.com/email/confirm?token={token}",

@@ -505,8 +505,24 @@ async fn throttling_backs_off_and_a_known_device_still_gets_in() {
         ip: "198.51.100.9".into(),
         ..client()
     };
-    // An attacker from many addresses hammers the account.
-    for i in 0..8 {
+    // A stranger at one address: that address is held back for this identifier, nobody
+    // else is.
+    let stranger = ClientInfo { ip: "203.0.113.66".into(), ..client() };
+    for _ in 0..8 {
+        let _ = e.auth.login("t@example.com", "guess guess guess", &stranger, at(20)).await;
+    }
+    assert!(matches!(
+        e.auth.login("t@example.com", PW, &stranger, at(20)).await.unwrap_err(),
+        LoginError::Throttled { .. }
+    ));
+    let owner_elsewhere = ClientInfo { ip: "198.51.100.77".into(), ..client() };
+    assert!(matches!(
+        e.auth.login("t@example.com", PW, &owner_elsewhere, at(20)).await.unwrap(),
+        LoginStep::Challenge(_)
+    ));
+    // An attacker from many addresses hammers the identifier past its own, more lenient
+    // limit: now every unknown browser waits.
+    for i in 0..30 {
         let attacker = ClientInfo { ip: format!("192.0.2.{i}"), ..client() };
         let _ = e.auth.login("t@example.com", "guess guess guess", &attacker, at(20)).await;
     }

@@ -1,6 +1,6 @@
 //! Every string a person reads, in Japanese and English.
 
-use mfa_flow::{FactorKind, LoginError, RetirementReason, Unavailable};
+use mfa_flow::{FactorKind, LoginError, RetirementReason, SuspensionReason, Unavailable};
 
 /// The page language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -225,6 +225,14 @@ pub fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
             "This page has expired. Please reload it.",
         ),
         "err_login_required" => ("ログインしてください。", "Please log in."),
+        "err_busy" => (
+            "ただいま混み合っています。少し待ってからもう一度お試しください。",
+            "The service is busy. Try again in a moment.",
+        ),
+        "suspended_failures" => (
+            "失敗が続いたため停止中です。ほかの方法かリカバリーコードでログインすると再び使えます。",
+            "Suspended after too many failed attempts. Sign in with another method or a recovery code and it works again.",
+        ),
         "err_enroll_first" => ("先に認証方法を追加してください。", "Add a second factor first."),
         "err_timeout" => (
             "時間がかかりすぎました。もう一度お試しください。",
@@ -352,6 +360,9 @@ pub fn retired_key(reason: RetirementReason) -> &'static str {
 pub fn unavailable_key(reason: Unavailable) -> &'static str {
     match reason {
         Unavailable::Retired { reason } => retired_key(reason),
+        Unavailable::Suspended { reason: SuspensionReason::TooManyFailures, .. } => {
+            "suspended_failures"
+        }
         _ => "suspended_clone",
     }
 }

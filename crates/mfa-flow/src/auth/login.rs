@@ -1,5 +1,7 @@
 //! Login, first step: identifier and password, throttling, the second-factor plan, starting a method and "try another method".
 
+use std::sync::atomic::{AtomicU8, Ordering};
+
 use super::*;
 
 impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
@@ -21,6 +23,69 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         Ok(self.store.update_throttle(key, move |s| policy.fail(s, now)).await?)
     }
 
+    /// Count first, then verify: records an attempt under `key` in one atomic step with the
+    /// decision to let it through, so that parallel attempts cannot outrun `policy` (each is
+    /// counted before any secret is checked; a success resets the key). Refused attempts are
+    /// not counted.
+    pub(super) async fn admit(
+        &self,
+        key: &str,
+        policy: ThrottlePolicy,
+        now: SystemTime,
+    ) -> Result<(), LoginError> {
+        const ADMITTED: u8 = 0;
+        const WAIT: u8 = 1;
+        const CAPPED: u8 = 2;
+        // The store may run the closure more than once (a lost compare-and-swap); the last
+        // run is the one that was stored, and its decision is the one that holds.
+        let decision = AtomicU8::new(WAIT);
+        let state = self
+            .store
+            .update_throttle(key, |s| {
+                if policy.at_hard_limit(s, now) {
+                    decision.store(CAPPED, Ordering::SeqCst);
+                    s
+                } else if policy.wait(s, now) > Duration::ZERO {
+                    decision.store(WAIT, Ordering::SeqCst);
+                    s
+                } else {
+                    decision.store(ADMITTED, Ordering::SeqCst);
+                    policy.fail(s, now)
+                }
+            })
+            .await?;
+        match decision.load(Ordering::SeqCst) {
+            ADMITTED => Ok(()),
+            CAPPED => Err(LoginError::Throttled { retry_after: policy.half_life.as_secs() }),
+            _ => {
+                Err(LoginError::Throttled { retry_after: policy.wait(state, now).as_secs().max(1) })
+            }
+        }
+    }
+
+    /// The throttle keys of a password attempt: the identifier in its canonical form, hashed
+    /// (the same whether or not an account has it, so the throttle tells nothing about who
+    /// exists), and the same with the client's address.
+    fn password_keys<E>(
+        &self,
+        identifier: &Result<LoginIdentifier, E>,
+        raw: &str,
+        client: &ClientInfo,
+    ) -> (String, String) {
+        let canonical = match identifier {
+            Ok(LoginIdentifier::Email(e)) => {
+                format!("e:{}", self.config.canonicalizer.canonical(e).as_str())
+            }
+            Ok(LoginIdentifier::Username(u)) => format!("u:{}", u.normalized()),
+            Err(_) => format!("x:{}", raw.trim().to_lowercase()),
+        };
+        let id = TokenHash::of(&format!("mfa-throttle-id\u{0}{canonical}")).to_base64url();
+        let ip = crate::client_throttle_key(&client.ip);
+        let pair =
+            TokenHash::of(&format!("mfa-throttle-pair\u{0}{ip}\u{0}{canonical}")).to_base64url();
+        (flow_key("pw-id", &id), flow_key("pw-pair", &pair))
+    }
+
     /// Step one: identifier and password.
     ///
     /// # Errors
@@ -40,6 +105,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         }
         let pw = Password::new(password).map_err(|_| LoginError::InvalidCredentials);
         let id = LoginIdentifier::classify(identifier);
+        let (id_key, pair_key) = self.password_keys(&id, identifier, client);
         let (account, username_used) = match &id {
             Ok(LoginIdentifier::Email(e)) => {
                 let by_email =
@@ -83,15 +149,31 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 _ => {}
             }
         }
+        // A known device of the account passes the per-identifier throttles (the owner's
+        // browser is never locked out by strangers' failures); everyone else is counted
+        // before the password is checked — by address and identifier first, then by the
+        // identifier from everywhere — whether or not the account exists.
+        let known = match &account {
+            Some(a) => self.is_known_device(client, a, now).await,
+            None => false,
+        };
+        if !known {
+            let admitted = match self.admit(&pair_key, self.config.policy.throttle, now).await {
+                Ok(()) => self.admit(&id_key, self.config.policy.throttle_identifier, now).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = admitted {
+                self.audit(now, AuditEvent::Throttled { account: account.as_ref().map(|a| a.id) });
+                return Err(e);
+            }
+        }
         let Some(account) = account else {
             // Same work as a real verification, same answer.
             if let Ok(pw) = pw {
-                let _ = self
-                    .services
-                    .passwords
-                    .verify_unknown_account(pw)
-                    .map_err(|_| LoginError::Internal)?
-                    .await;
+                let pending = self.services.passwords.verify_unknown_account(pw);
+                if let Err(mfa_credentials::Error::Busy) = pending.map_err(pool_error)?.await {
+                    return Err(pool_error(mfa_credentials::Error::Busy));
+                }
             }
             self.fail(&ip_key, now).await?;
             self.audit(
@@ -100,29 +182,24 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             );
             return Err(LoginError::InvalidCredentials);
         };
-        let account_key = flow_key("pw-acct", &account.id.to_string());
-        let known = self.is_known_device(client, &account, now).await;
-        if !known && let Err(e) = self.throttle_wait(&account_key, now).await {
-            self.audit(now, AuditEvent::Throttled { account: Some(account.id) });
-            return Err(e);
-        }
         let verified = match pw {
             Ok(pw) => {
                 self.services
                     .passwords
                     .verify(pw, account.password_hash.clone())
-                    .map_err(|_| LoginError::Internal)?
+                    .map_err(pool_error)?
                     .await
             }
             Err(_) => Err(mfa_credentials::Error::PasswordMismatch),
         };
         let verified = match verified {
             Ok(v) => v,
+            // At capacity: nothing was checked.
+            Err(mfa_credentials::Error::Busy) => {
+                return Err(pool_error(mfa_credentials::Error::Busy));
+            }
             Err(_) => {
                 self.fail(&ip_key, now).await?;
-                if !known {
-                    self.fail(&account_key, now).await?;
-                }
                 self.audit_from(
                     now,
                     AuditEvent::LoginFailed {
@@ -134,7 +211,9 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 return Err(LoginError::InvalidCredentials);
             }
         };
-        self.store.update_throttle(&account_key, |_| ThrottleState::default()).await?;
+        for key in [&pair_key, &id_key] {
+            self.store.update_throttle(key, |_| ThrottleState::default()).await?;
+        }
         if verified.rehash.is_some() {
             // Upgrade the stored hash (bcrypt import, weaker parameters) on this login.
             if let Ok(hash) = self.rehash(password).await {
@@ -458,13 +537,16 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         self.start_method(&account, flow_id, flow, &chosen, &usable, unavailable, client, now).await
     }
 
+    /// A failed second-factor attempt (already counted by [`Self::admit_mfa`]): audited,
+    /// counted against the factor's own cap of consecutive failures — at the cap the factor is
+    /// suspended and the owner mailed — and the login goes back for another try.
     pub(super) async fn second_factor_failed(
         &self,
         flow_id: &str,
         flow: &LoginFlow,
+        factor: Option<FactorId>,
         now: SystemTime,
     ) -> Result<LoginError, LoginError> {
-        let state = self.fail(&flow_key("mfa-acct", &flow.account.to_string()), now).await?;
         self.audit(
             now,
             AuditEvent::LoginFailed {
@@ -472,30 +554,110 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 reason: FailureReason::WrongSecondFactor,
             },
         );
-        if self.config.policy.throttle.at_hard_limit(state, now) {
-            self.audit(now, AuditEvent::Throttled { account: Some(flow.account) });
-            return Ok(LoginError::Throttled {
-                retry_after: self.config.policy.throttle.half_life.as_secs(),
-            });
+        if let Some(factor) = factor {
+            self.count_factor_failure(flow.account, factor, now).await?;
         }
         self.put_login(flow_id, flow).await?;
         Ok(LoginError::WrongSecondFactor)
     }
 
-    pub(super) async fn check_mfa_throttle(
+    /// One more consecutive failure of `factor`. The count does not decay with time (NIST SP
+    /// 800-63B-4 §3.2.2); at [`ThrottlePolicy::hard_limit`] the factor is suspended until the
+    /// owner succeeds with another factor or a recovery code, and is mailed.
+    pub(super) async fn count_factor_failure(
+        &self,
+        account: AccountId,
+        factor: FactorId,
+        now: SystemTime,
+    ) -> Result<(), LoginError> {
+        let limit = self.config.policy.throttle.hard_limit;
+        let state = self
+            .store
+            .update_throttle(&flow_key("mfa-cap", &factor.to_string()), |s| ThrottleState {
+                failures: s.failures.saturating_add(1),
+                last_failure: unix(now),
+            })
+            .await?;
+        if state.failures < limit {
+            return Ok(());
+        }
+        let Some(f) = self.store.factors(account).await?.into_iter().find(|f| f.id == factor)
+        else {
+            return Ok(());
+        };
+        if f.suspended.is_some() || f.kind == FactorKind::RecoveryCodes {
+            // Already suspended; recovery codes are the way back in, never suspended (each
+            // is single use, and the cap on the account still stops guessing).
+            return Ok(());
+        }
+        let mut suspended = f.clone();
+        suspended.suspended =
+            Some(Suspension { reason: SuspensionReason::TooManyFailures, since: unix(now) });
+        suspended.version += 1;
+        match self.store.update_factor(&suspended).await {
+            Ok(()) => {}
+            // Someone else changed it meanwhile (a success, another suspension): the next
+            // failure tries again.
+            Err(StoreError::Stale) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+        self.audit(
+            now,
+            AuditEvent::FactorSuspended {
+                account,
+                kind: f.kind,
+                reason: SuspensionReason::TooManyFailures,
+            },
+        );
+        if let Some(a) = self.store.account(account).await? {
+            let notice = Notice::FactorLocked {
+                product: self.config.product.clone(),
+                kind: notify::label(f.kind),
+                name: f.name.clone(),
+                failures: state.failures,
+                at: now,
+            };
+            self.notify(&a, notice, &f.id.to_string(), now).await;
+        }
+        Ok(())
+    }
+
+    /// After a success with `used`: its failure count starts again, and every other factor
+    /// suspended for too many failures works again (the owner proved themselves another way).
+    pub(super) async fn second_factor_succeeded(
+        &self,
+        account: AccountId,
+        used: FactorId,
+        now: SystemTime,
+    ) -> Result<(), LoginError> {
+        let reset = |_| ThrottleState::default();
+        self.store.update_throttle(&flow_key("mfa-acct", &account.to_string()), reset).await?;
+        self.store.update_throttle(&flow_key("mfa-cap", &used.to_string()), reset).await?;
+        for f in self.store.factors(account).await? {
+            let capped = f.suspended.is_some_and(|s| s.reason == SuspensionReason::TooManyFailures);
+            if !capped || f.id == used {
+                continue;
+            }
+            let mut lifted = f.clone();
+            lifted.suspended = None;
+            lifted.version += 1;
+            if self.store.update_factor(&lifted).await.is_ok() {
+                self.store.update_throttle(&flow_key("mfa-cap", &f.id.to_string()), reset).await?;
+                self.audit(now, AuditEvent::FactorReinstated { account, kind: f.kind });
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts a second-factor attempt on `account` before it is checked (see
+    /// [`Self::admit`]): parallel attempts cannot outrun the policy, and at the hard limit
+    /// nothing more is checked until the count decays.
+    pub(super) async fn admit_mfa(
         &self,
         account: AccountId,
         now: SystemTime,
     ) -> Result<(), LoginError> {
-        let state = self.store.throttle(&flow_key("mfa-acct", &account.to_string())).await?;
-        let policy = self.config.policy.throttle;
-        if policy.at_hard_limit(state, now) {
-            return Err(LoginError::Throttled { retry_after: policy.half_life.as_secs() });
-        }
-        let wait = policy.wait(state, now);
-        if wait > Duration::ZERO {
-            return Err(LoginError::Throttled { retry_after: wait.as_secs().max(1) });
-        }
-        Ok(())
+        let key = flow_key("mfa-acct", &account.to_string());
+        self.admit(&key, self.config.policy.throttle, now).await
     }
 }

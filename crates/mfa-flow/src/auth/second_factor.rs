@@ -11,7 +11,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         now: SystemTime,
     ) -> Result<(LoginFlow, Account), LoginError> {
         let (flow, account) = self.take_login(flow_id, now).await?;
-        if let Err(e) = self.check_mfa_throttle(account.id, now).await {
+        if let Err(e) = self.admit_mfa(account.id, now).await {
             self.put_login(flow_id, &flow).await?;
             return Err(e);
         }
@@ -91,7 +91,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             _ => false,
         };
         if !ok {
-            return Err(self.second_factor_failed(flow_id, &flow, now).await?);
+            return Err(self.second_factor_failed(flow_id, &flow, Some(factor.id), now).await?);
         }
         self.second_factor_passed(&flow, &account, &factor, now).await
     }
@@ -127,9 +127,16 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 // A valid signature with a counter that went backwards: two authenticators
                 // hold this key. Suspend it until the owner acts.
                 self.suspend_cloned(&account, &factors, response_json, now).await?;
-                return Err(self.second_factor_failed(flow_id, &flow, now).await?);
+                return Err(self.second_factor_failed(flow_id, &flow, None, now).await?);
             }
-            Err(_) => return Err(self.second_factor_failed(flow_id, &flow, now).await?),
+            Err(_) => {
+                // Counted against the key the assertion named, when it is one of this
+                // account's.
+                let named = mfa_webauthn::assertion_credential_id(response_json).ok().and_then(|id| {
+                    factors.iter().find(|f| matches!(&f.data, FactorData::WebAuthn(c) if c.id() == id.as_slice())).map(|f| f.id)
+                });
+                return Err(self.second_factor_failed(flow_id, &flow, named, now).await?);
+            }
         };
         let Some(factor) = factors
             .iter()
@@ -142,7 +149,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         updated.version += 1;
         // The counter only rises: a concurrent use of the same assertion loses here.
         if self.store.update_factor(&updated).await.is_err() {
-            return Err(self.second_factor_failed(flow_id, &flow, now).await?);
+            return Err(self.second_factor_failed(flow_id, &flow, None, now).await?);
         }
         self.second_factor_passed(&flow, &account, &updated, now).await
     }
@@ -212,6 +219,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             self.put_login(flow_id, &flow).await?;
             return Err(LoginError::MethodUnavailable);
         };
+        let push_factor = *factor;
         let record = self.load_push(challenge, now).await?;
         match record.as_ref().map(|r| r.state) {
             Some(ChallengeState::Pending) => {
@@ -249,6 +257,10 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                         reason: FailureReason::PushDenied,
                     },
                 );
+                // A denial (or a wrong number) is a failed second factor: counted on the
+                // account and against the phone's own cap.
+                self.fail(&flow_key("mfa-acct", &account.id.to_string()), now).await?;
+                self.count_factor_failure(account.id, push_factor, now).await?;
                 self.put_login(flow_id, &LoginFlow { active: Active::None, ..flow }).await?;
                 Err(LoginError::PushDenied)
             }
@@ -260,6 +272,10 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                         reason: FailureReason::PushDenied,
                     },
                 );
+                // A denial (or a wrong number) is a failed second factor: counted on the
+                // account and against the phone's own cap.
+                self.fail(&flow_key("mfa-acct", &account.id.to_string()), now).await?;
+                self.count_factor_failure(account.id, push_factor, now).await?;
                 self.put_login(flow_id, &LoginFlow { active: Active::None, ..flow }).await?;
                 Err(LoginError::PushDenied)
             }
@@ -273,11 +289,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         factor: &Factor,
         now: SystemTime,
     ) -> Result<LoginStep, LoginError> {
-        self.store
-            .update_throttle(&flow_key("mfa-acct", &account.id.to_string()), |_| {
-                ThrottleState::default()
-            })
-            .await?;
+        self.second_factor_succeeded(account.id, factor.id, now).await?;
         if let Some(id) = &flow.step_up {
             // Only a factor that existed before the session steps it up: never one it
             // enrolled, nor one created since (a phone that registered meanwhile).

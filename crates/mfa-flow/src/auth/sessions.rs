@@ -580,7 +580,12 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         if state.session != session.id {
             return Err(LoginError::FlowExpired);
         }
-        self.check_mfa_throttle(session.account, now).await?;
+        if let Err(e) = self.admit_mfa(session.account, now).await {
+            // Not checked: the flow stays as it was.
+            let expires = now + self.config.enrollment_ttl;
+            self.store.put_flow(&key, &serde_json::to_vec(&state)?, expires).await?;
+            return Err(e);
+        }
         let verified = self.services.email_codes.verify(
             &session.account.to_string(),
             &mut state.pending,
@@ -588,7 +593,6 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             now,
         );
         if verified.is_err() {
-            self.fail(&flow_key("mfa-acct", &session.account.to_string()), now).await?;
             state.attempts += 1;
             if state.attempts < MAX_PROOF_ATTEMPTS {
                 let expires = now + self.config.enrollment_ttl;
@@ -615,7 +619,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             return Err(LoginError::MethodUnavailable);
         }
         let account = self.account_of(session).await?;
-        self.check_mfa_throttle(account.id, now).await?;
+        self.admit_mfa(account.id, now).await?;
         let factor = self
             .store
             .factors(account.id)
@@ -624,9 +628,10 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             .find(|f| f.kind == FactorKind::RecoveryCodes)
             .ok_or(LoginError::MethodUnavailable)?;
         if !self.consume_recovery_code(&account, &factor, code, now).await? {
-            self.fail(&flow_key("mfa-acct", &account.id.to_string()), now).await?;
             return Err(LoginError::WrongSecondFactor);
         }
+        // The owner proved themselves: factors suspended for failures work again.
+        self.second_factor_succeeded(account.id, factor.id, now).await?;
         let kept = self
             .revoke(account.id, Some(session), RevocationReason::RecoveryCodeUsed, now)
             .await?

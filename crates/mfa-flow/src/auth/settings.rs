@@ -185,20 +185,25 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         now: SystemTime,
     ) -> Result<(), LoginError> {
         let key = flow_key("pw-acct", &account.id.to_string());
-        self.throttle_wait(&key, now).await?;
+        self.admit(&key, self.config.policy.throttle, now).await?;
         let pw = Password::new(password).map_err(|_| LoginError::InvalidCredentials);
         let verified = match pw {
-            Ok(pw) => self
+            Ok(pw) => match self
                 .services
                 .passwords
                 .verify(pw, account.password_hash.clone())
-                .map_err(|_| LoginError::Internal)?
+                .map_err(pool_error)?
                 .await
-                .is_ok(),
+            {
+                Ok(_) => true,
+                Err(mfa_credentials::Error::Busy) => {
+                    return Err(pool_error(mfa_credentials::Error::Busy));
+                }
+                Err(_) => false,
+            },
             Err(_) => false,
         };
         if !verified {
-            self.fail(&key, now).await?;
             self.audit(
                 now,
                 AuditEvent::LoginFailed {
@@ -208,6 +213,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             );
             return Err(LoginError::InvalidCredentials);
         }
+        self.store.update_throttle(&key, |_| ThrottleState::default()).await?;
         Ok(())
     }
 

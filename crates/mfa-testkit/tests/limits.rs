@@ -1,0 +1,197 @@
+//! Limits that hold under attack, played against the orchestrator on the memory store: the
+//! throttle tells nothing about which accounts exist, parallel guesses cannot outrun it, a
+//! factor guessed at 100 times in a row is suspended (and comes back when the owner proves
+//! themselves another way), and a stranger's failures do not lock the owner out.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use mfa_email_identity::ChangeMode;
+use mfa_flow::{
+    AuthConfig, ClientInfo, FactorKind, LoginError, LoginStep, Store, SuspensionReason, Unavailable,
+};
+use mfa_testkit::{TestEnv, TotpApp, at, test_auth};
+
+const PW: &str = "correct horse battery staple";
+
+fn client(ip: &str) -> ClientInfo {
+    ClientInfo { ip: ip.into(), browser: "Firefox on Linux".into(), ..ClientInfo::default() }
+}
+
+fn env() -> TestEnv {
+    test_auth(AuthConfig::new("Example Portal"), ChangeMode::Immediate, 7)
+}
+
+/// An account with an authenticator app (and its recovery codes).
+async fn user(e: &TestEnv, email: &str) -> (TotpApp, Vec<String>) {
+    e.auth.sign_up(email, PW, at(0)).await.unwrap();
+    let LoginStep::MustEnroll { session, .. } =
+        e.auth.login(email, PW, &client("203.0.113.7"), at(0)).await.unwrap()
+    else {
+        panic!("a new account enrolls")
+    };
+    let en = e.auth.begin_totp(&session, at(1)).await.unwrap();
+    let app = TotpApp::scan(&en.uri).unwrap();
+    let done = e.auth.confirm_totp(&session, &en.flow, &app.code(at(1)), "Phone", at(1)).await;
+    (app, done.unwrap().recovery_codes.unwrap())
+}
+
+/// The throttle counts the identifier whether or not an account has it: a known and an
+/// unknown address meet exactly the same answers, attempt after attempt.
+#[tokio::test]
+async fn the_throttle_does_not_tell_which_accounts_exist() {
+    let e = env();
+    user(&e, "known@example.com").await;
+    let mut answers = Vec::new();
+    for (email, ip) in [("known@example.com", "192.0.2.9"), ("nobody@example.com", "192.0.2.10")] {
+        let mut seq = Vec::new();
+        for i in 0..12 {
+            let c = client(ip);
+            seq.push(
+                e.auth.login(email, "wrong password here", &c, at(100 + i)).await.unwrap_err(),
+            );
+        }
+        answers.push(seq);
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert!(answers[0].iter().any(|a| matches!(a, LoginError::Throttled { .. })), "{answers:?}");
+    assert!(answers[0][..5].iter().all(|a| *a == LoginError::InvalidCredentials));
+}
+
+/// 200 wrong codes at once, each in its own login flow (the password is known): the account's
+/// second-factor throttle admits the free attempts and refuses the rest before any code is
+/// checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_guesses_cannot_outrun_the_throttle() {
+    let e = env();
+    let (app, _) = user(&e, "race@example.com").await;
+    let mut flows = Vec::new();
+    for _ in 0..200 {
+        let LoginStep::Challenge(c) =
+            e.auth.login("race@example.com", PW, &client("203.0.113.7"), at(60)).await.unwrap()
+        else {
+            panic!()
+        };
+        flows.push(c.flow);
+    }
+    let good = app.code(at(60));
+    let wrong = if good == "000000" { "111111" } else { "000000" };
+    let auth = Arc::new(e.auth);
+    let barrier = Arc::new(tokio::sync::Barrier::new(flows.len()));
+    let tasks: Vec<_> = flows
+        .into_iter()
+        .map(|flow| {
+            let (auth, barrier) = (Arc::clone(&auth), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                auth.submit_code(&flow, wrong, at(60)).await.unwrap_err()
+            })
+        })
+        .collect();
+    let mut checked = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            LoginError::WrongSecondFactor => checked += 1,
+            LoginError::Throttled { .. } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    let free = AuthConfig::new("x").policy.throttle.free;
+    assert_eq!(checked, free, "exactly the free attempts were checked");
+}
+
+/// 100 consecutive failures of the authenticator app, spread out so that the decaying
+/// throttle never stops them: the app is suspended (not offered, the owner mailed); the owner
+/// signs in with a recovery code and the app works again.
+#[tokio::test]
+async fn a_factor_guessed_100_times_is_suspended_until_the_owner_proves_themselves() {
+    let e = env();
+    let (app, codes) = user(&e, "capped@example.com").await;
+    let attacker = client("198.51.100.66");
+    let hour = 3600;
+    for i in 0..100u64 {
+        let t = 1000 + i * hour;
+        let LoginStep::Challenge(c) =
+            e.auth.login("capped@example.com", PW, &attacker, at(t)).await.unwrap()
+        else {
+            panic!("attempt {i}")
+        };
+        assert_eq!(c.method.kind, FactorKind::Totp, "attempt {i}");
+        let good = app.code(at(t));
+        let wrong = if good == "000000" { "111111" } else { "000000" };
+        assert_eq!(
+            e.auth.submit_code(&c.flow, wrong, at(t)).await.unwrap_err(),
+            LoginError::WrongSecondFactor,
+            "attempt {i}"
+        );
+    }
+    let t = 1000 + 100 * hour;
+    let canonical = mfa_email_identity::Canonicalizer::default()
+        .canonical(&"capped@example.com".parse().unwrap());
+    let account = e.auth.store().account_by_email(&canonical).await.unwrap().unwrap();
+    let totp = e
+        .auth
+        .store()
+        .factors(account.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|f| f.kind == FactorKind::Totp);
+    assert_eq!(totp.unwrap().suspended.map(|s| s.reason), Some(SuspensionReason::TooManyFailures));
+    assert_eq!(
+        e.outbox.sent().iter().filter(|(_, n)| n.kind() == "factor-locked").count(),
+        1,
+        "the owner is mailed once"
+    );
+    // The next login cannot use the app and says why; with only recovery codes left, it is
+    // the retired-factor bridge: prove the account with a recovery code.
+    let step = e.auth.login("capped@example.com", PW, &client("203.0.113.7"), at(t)).await;
+    let LoginStep::MustEnroll { session, unavailable, .. } = step.clone().unwrap() else {
+        panic!("{step:?}")
+    };
+    assert!(unavailable.iter().any(|u| u.kind == FactorKind::Totp
+        && matches!(
+            u.reason,
+            Unavailable::Suspended { reason: SuspensionReason::TooManyFailures, .. }
+        )));
+    e.auth.prove_with_recovery_code(&session, &codes[0], at(t)).await.unwrap();
+    // The app works again, with a fresh count.
+    let t = t + 60;
+    let LoginStep::Challenge(c) =
+        e.auth.login("capped@example.com", PW, &client("203.0.113.7"), at(t)).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(c.method.kind, FactorKind::Totp);
+    assert!(matches!(
+        e.auth.submit_code(&c.flow, &app.code(at(t)), at(t)).await.unwrap(),
+        LoginStep::Authenticated(_)
+    ));
+}
+
+/// Failures from one stranger's address hold that address back for that identifier, never
+/// the owner at another address; the answer carries how long to wait.
+#[tokio::test]
+async fn a_strangers_failures_do_not_lock_the_owner_out() {
+    let e = env();
+    let (app, _) = user(&e, "owner@example.com").await;
+    let stranger = client("198.51.100.66");
+    let mut last = None;
+    for i in 0..15 {
+        last = Some(
+            e.auth.login("owner@example.com", "not the password", &stranger, at(50 + i)).await,
+        );
+    }
+    assert!(
+        matches!(last.unwrap().unwrap_err(), LoginError::Throttled { retry_after } if retry_after >= 1)
+    );
+    let LoginStep::Challenge(c) =
+        e.auth.login("owner@example.com", PW, &client("203.0.113.7"), at(65)).await.unwrap()
+    else {
+        panic!("the owner gets in")
+    };
+    assert!(matches!(
+        e.auth.submit_code(&c.flow, &app.code(at(65)), at(65)).await.unwrap(),
+        LoginStep::Authenticated(_)
+    ));
+}

@@ -450,9 +450,12 @@ async fn session<S: Store, M: Mailer, P: PushSender>(
 
 async fn signup<S: Store, M: Mailer, P: PushSender>(
     State(api): State<Api<S, M, P>>,
+    ip: ClientAddr,
+    headers: HeaderMap,
     ApiJson(b): ApiJson<body::SignUp>,
 ) -> R {
-    match api.auth.sign_up(&b.email, &b.password, now()).await {
+    let client = api.client(ip, &headers);
+    match api.auth.sign_up(&b.email, &b.password, &client, now()).await {
         // An address that has an account: its owner was told by mail; the answer is the
         // same as for a new account, so sign-up reveals no one.
         Ok(_) | Err(LoginError::AccountExists) => Ok(ok(json!({"ok": true}))),

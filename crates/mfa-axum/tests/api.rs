@@ -86,7 +86,7 @@ impl Client {
 /// An account with an authenticator app, made through `Auth` itself.
 async fn account(auth: &TestAuth, email: &str) -> TotpApp {
     let now = SystemTime::now();
-    auth.sign_up(email, PW, now).await.unwrap();
+    auth.sign_up(email, PW, &ClientInfo::default(), now).await.unwrap();
     let LoginStep::MustEnroll { session, .. } =
         auth.login(email, PW, &ClientInfo::default(), now).await.unwrap()
     else {
@@ -167,7 +167,7 @@ async fn sign_in_sets_the_cookie_and_the_extractors_see_the_session() {
 #[tokio::test]
 async fn an_enrollment_only_session_may_enroll_and_nothing_else() {
     let auth = env();
-    auth.sign_up("new@example.com", PW, SystemTime::now()).await.unwrap();
+    auth.sign_up("new@example.com", PW, &ClientInfo::default(), SystemTime::now()).await.unwrap();
     let mut c = Client { app: app_router(&auth), cookies: Vec::new() };
     let (status, r) =
         c.post("/auth/login", json!({"identifier": "new@example.com", "password": PW})).await;

@@ -795,6 +795,9 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         account: &Account,
         now: SystemTime,
     ) -> Result<PendingEmailCode, LoginError> {
+        // Codes mailed to one account are counted: no mail bomb through "send me a code".
+        let key = flow_key("mail-code", &account.id.to_string());
+        self.admit(&key, self.config.policy.throttle_signup, now).await?;
         let (code, pending) =
             self.with_rng(|r| self.services.email_codes.issue(&account.id.to_string(), now, r));
         let notice = Notice::EmailOneTimeCode {

@@ -363,6 +363,9 @@ pub struct Policy {
     /// so that strangers' failures do not lock its owner out soon; the owner's known
     /// devices pass it.
     pub throttle_identifier: ThrottlePolicy,
+    /// Throttling of sign-ups per client address and per target mailbox, and of codes
+    /// mailed to one account: every attempt counts.
+    pub throttle_signup: ThrottlePolicy,
     /// Session lifetimes.
     pub sessions: SessionPolicy,
     /// Refuse sign-ups and email changes to an address that mixes scripts or reads as an
@@ -379,6 +382,7 @@ impl Default for Policy {
             mfa: MfaRequirement::default(),
             step_up: StepUpPolicy::default(),
             throttle_identifier: ThrottlePolicy { free: 20, ..ThrottlePolicy::default() },
+            throttle_signup: ThrottlePolicy { free: 10, ..ThrottlePolicy::default() },
             throttle: ThrottlePolicy::default(),
             sessions: SessionPolicy::default(),
             refuse_lookalike_emails: true,

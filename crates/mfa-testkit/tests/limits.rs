@@ -24,7 +24,7 @@ fn env() -> TestEnv {
 
 /// An account with an authenticator app (and its recovery codes).
 async fn user(e: &TestEnv, email: &str) -> (TotpApp, Vec<String>) {
-    e.auth.sign_up(email, PW, at(0)).await.unwrap();
+    e.auth.sign_up(email, PW, &ClientInfo::default(), at(0)).await.unwrap();
     let LoginStep::MustEnroll { session, .. } =
         e.auth.login(email, PW, &client("203.0.113.7"), at(0)).await.unwrap()
     else {
@@ -194,4 +194,41 @@ async fn a_strangers_failures_do_not_lock_the_owner_out() {
         e.auth.submit_code(&c.flow, &app.code(at(65)), at(65)).await.unwrap(),
         LoginStep::Authenticated(_)
     ));
+}
+
+/// Sign-ups are counted per client address and per target mailbox, whether or not the
+/// address has an account: a script cannot create accounts or mail one mailbox in a loop,
+/// and the throttle answers alike for taken and free addresses.
+#[tokio::test]
+async fn sign_ups_are_throttled_per_address_and_per_mailbox() {
+    let e = env();
+    let free = AuthConfig::new("x").policy.throttle_signup.free;
+    let one_ip = client("192.0.2.44");
+    for i in 0..free {
+        let email = format!("bulk{i}@example.com");
+        e.auth.sign_up(&email, PW, &one_ip, at(10)).await.unwrap();
+    }
+    assert!(matches!(
+        e.auth.sign_up("one-more@example.com", PW, &one_ip, at(10)).await.unwrap_err(),
+        LoginError::Throttled { .. }
+    ));
+    // One mailbox from many addresses: taken or not, the same answers.
+    let mut answers = Vec::new();
+    for target in ["bulk0@example.com", "untaken@example.com"] {
+        let mut seq = Vec::new();
+        for i in 0..(free + 2) {
+            let c = client(&format!("203.0.113.{i}"));
+            // Two days on: the first loop's counts have decayed; bulk0 is still taken.
+            let t = at(20 + 48 * 3600);
+            seq.push(e.auth.sign_up(target, PW, &c, t).await.err().map(|e| match e {
+                LoginError::AccountExists => "ok".to_owned(),
+                other => format!("{other:?}"),
+            }));
+        }
+        // The first sign-up of the free address succeeds; the taken one "succeeds" too.
+        seq[0] = Some("ok".to_owned());
+        answers.push(seq);
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert!(answers[0].last().unwrap().as_deref().unwrap().starts_with("Throttled"));
 }

@@ -30,7 +30,7 @@ fn config() -> AuthConfig {
 
 /// Signs up and enrolls TOTP; returns the app.
 async fn user_with_totp(e: &TestEnv, email: &str) -> TotpApp {
-    e.auth.sign_up(email, PW, at(0)).await.unwrap();
+    e.auth.sign_up(email, PW, &ClientInfo::default(), at(0)).await.unwrap();
     let LoginStep::MustEnroll { session, .. } =
         e.auth.login(email, PW, &client(), at(0)).await.unwrap()
     else {
@@ -105,7 +105,8 @@ async fn legacy_username_is_warned_then_refused() {
 #[tokio::test]
 async fn sms_only_user_is_forced_to_enroll_totp() {
     let e = env(config(), ChangeMode::Immediate);
-    let account = e.auth.sign_up("sms@example.com", PW, at(0)).await.unwrap();
+    let account =
+        e.auth.sign_up("sms@example.com", PW, &ClientInfo::default(), at(0)).await.unwrap();
     let sms = mfa_testkit::conformance::sms_factor(77, account.id);
     e.auth.store().add_factor(&sms).await.unwrap();
     let LoginStep::MustEnroll { session, unavailable, enrollable, .. } =
@@ -188,7 +189,7 @@ async fn a_totp_code_logs_in_once() {
 #[tokio::test]
 async fn unknown_identifier_and_wrong_password_look_the_same() {
     let e = env(config(), ChangeMode::Immediate);
-    e.auth.sign_up("a@example.com", PW, at(0)).await.unwrap();
+    e.auth.sign_up("a@example.com", PW, &ClientInfo::default(), at(0)).await.unwrap();
     let unknown = e.auth.login("nobody@example.com", PW, &client(), at(1)).await.unwrap_err();
     let wrong = e
         .auth
@@ -205,7 +206,7 @@ async fn unknown_identifier_and_wrong_password_look_the_same() {
 #[tokio::test]
 async fn recovery_codes_work_once_and_warn_when_low() {
     let e = env(config(), ChangeMode::Immediate);
-    e.auth.sign_up("r@example.com", PW, at(0)).await.unwrap();
+    e.auth.sign_up("r@example.com", PW, &ClientInfo::default(), at(0)).await.unwrap();
     let LoginStep::MustEnroll { session, .. } =
         e.auth.login("r@example.com", PW, &client(), at(0)).await.unwrap()
     else {
@@ -400,7 +401,7 @@ async fn email_change_immediate_with_notices_and_revert() {
 async fn email_change_confirm_mode_and_taken_address() {
     let e = env(config(), ChangeMode::ConfirmNewAddress);
     let app = user_with_totp(&e, "ryu@example.com").await;
-    e.auth.sign_up("taken@example.com", PW, at(0)).await.unwrap();
+    e.auth.sign_up("taken@example.com", PW, &ClientInfo::default(), at(0)).await.unwrap();
     let c = challenge(e.auth.login("ryu@example.com", PW, &client(), at(100)).await.unwrap());
     let LoginStep::Authenticated(done) =
         e.auth.submit_code(&c.flow, &app.code(at(100)), at(100)).await.unwrap()
@@ -547,7 +548,7 @@ async fn grace_period_allows_password_only_with_a_reminder() {
     cfg.policy.mfa.grace =
         mfa_flow::EnrollmentGrace::AfterCreation(Duration::from_secs(7 * 86_400));
     let e = env(cfg, ChangeMode::Immediate);
-    e.auth.sign_up("g@example.com", PW, at(0)).await.unwrap();
+    e.auth.sign_up("g@example.com", PW, &ClientInfo::default(), at(0)).await.unwrap();
     let LoginStep::Authenticated(done) =
         e.auth.login("g@example.com", PW, &client(), at(10)).await.unwrap()
     else {
@@ -624,7 +625,7 @@ async fn security_key_enrolls_and_logs_in_at_aal3() {
 #[tokio::test]
 async fn secrets_stay_out_of_debug() {
     let e = env(config(), ChangeMode::Immediate);
-    e.auth.sign_up("d@example.com", PW, at(0)).await.unwrap();
+    e.auth.sign_up("d@example.com", PW, &ClientInfo::default(), at(0)).await.unwrap();
     let LoginStep::MustEnroll { session, .. } =
         e.auth.login("d@example.com", PW, &client(), at(0)).await.unwrap()
     else {
@@ -657,9 +658,12 @@ async fn secrets_stay_out_of_debug() {
 async fn look_alike_addresses_are_refused_by_default() {
     let e = env(config(), ChangeMode::Immediate);
     let spoof = "billing@\u{430}pple.com";
-    assert!(matches!(e.auth.sign_up(spoof, PW, at(0)).await.unwrap_err(), LoginError::Refused(_)));
+    assert!(matches!(
+        e.auth.sign_up(spoof, PW, &ClientInfo::default(), at(0)).await.unwrap_err(),
+        LoginError::Refused(_)
+    ));
     assert!(
-        e.auth.sign_up("山田@例え.jp", PW, at(0)).await.is_ok(),
+        e.auth.sign_up("山田@例え.jp", PW, &ClientInfo::default(), at(0)).await.is_ok(),
         "Japanese is not a look-alike"
     );
     let app = user_with_totp(&e, "ok@example.com").await;
@@ -677,18 +681,29 @@ async fn look_alike_addresses_are_refused_by_default() {
     let mut cfg = config();
     cfg.policy.refuse_lookalike_emails = false;
     let lenient = env(cfg, ChangeMode::Immediate);
-    assert!(lenient.auth.sign_up(spoof, PW, at(0)).await.is_ok());
+    assert!(lenient.auth.sign_up(spoof, PW, &ClientInfo::default(), at(0)).await.is_ok());
 }
 
 #[tokio::test]
 async fn signing_up_twice_tells_the_owner_not_the_visitor() {
     let e = env(config(), ChangeMode::Immediate);
-    e.auth.sign_up("owner@example.com", PW, at(0)).await.unwrap();
+    e.auth.sign_up("owner@example.com", PW, &ClientInfo::default(), at(0)).await.unwrap();
     assert_eq!(
-        e.auth.sign_up("OWNER@example.com", "another long passphrase", at(1)).await.unwrap_err(),
+        e.auth
+            .sign_up("OWNER@example.com", "another long passphrase", &ClientInfo::default(), at(1))
+            .await
+            .unwrap_err(),
         LoginError::AccountExists
     );
-    assert!(matches!(e.outbox.last_to("OWNER@example.com"), Some(Notice::AccountExists { .. })));
+    // To the account's own address as stored, once an hour at most.
+    assert!(matches!(e.outbox.last_to("owner@example.com"), Some(Notice::AccountExists { .. })));
+    let nobody = ClientInfo::default();
+    for t in 2..6 {
+        let again = e.auth.sign_up("owner@example.com", "yet another passphrase", &nobody, at(t));
+        assert_eq!(again.await.unwrap_err(), LoginError::AccountExists);
+    }
+    let sent = e.outbox.sent().iter().filter(|(_, n)| n.kind() == "account-exists").count();
+    assert_eq!(sent, 1, "no mail bomb through repeated sign-ups");
     // The account is unchanged: the first password still logs in.
     assert!(matches!(
         e.auth.login("owner@example.com", PW, &client(), at(2)).await.unwrap(),

@@ -40,7 +40,7 @@ fn notices_to(e: &TestEnv, to: &str, kind: &str) -> usize {
 
 /// Signs up, enrolls TOTP in the forced enrollment, logs in with it; the signed-in result.
 async fn user(e: &TestEnv, email: &str, t: u64) -> (TotpApp, mfa_flow::Authenticated, Vec<String>) {
-    e.auth.sign_up(email, PW, at(t)).await.unwrap();
+    e.auth.sign_up(email, PW, &ClientInfo::default(), at(t)).await.unwrap();
     let LoginStep::MustEnroll { session, .. } =
         e.auth.login(email, PW, &owner(), at(t)).await.unwrap()
     else {
@@ -78,7 +78,8 @@ async fn login_totp(
 #[tokio::test]
 async fn the_password_alone_cannot_take_an_sms_only_account() {
     let e = env();
-    let account = e.auth.sign_up("victim@example.com", PW, at(0)).await.unwrap();
+    let account =
+        e.auth.sign_up("victim@example.com", PW, &ClientInfo::default(), at(0)).await.unwrap();
     e.auth.store().add_factor(&sms(account.id)).await.unwrap();
     // The attacker knows the password.
     let LoginStep::MustEnroll { session, session_token, .. } =
@@ -164,7 +165,8 @@ async fn the_password_alone_cannot_take_an_sms_only_account() {
 #[tokio::test]
 async fn the_owner_proves_the_mailbox_and_the_new_factor_is_not_a_step_up() {
     let e = env();
-    let account = e.auth.sign_up("owner@example.com", PW, at(0)).await.unwrap();
+    let account =
+        e.auth.sign_up("owner@example.com", PW, &ClientInfo::default(), at(0)).await.unwrap();
     e.auth.store().add_factor(&sms(account.id)).await.unwrap();
     let LoginStep::MustEnroll { session, .. } =
         e.auth.login("owner@example.com", PW, &owner(), at(10)).await.unwrap()
@@ -368,7 +370,7 @@ async fn sessions_time_out_by_assurance_and_reads_never_extend_them() {
         LoginError::NotSignedIn
     );
     // An enrollment-only session lives 15 minutes.
-    e.auth.sign_up("new@example.com", PW, at(0)).await.unwrap();
+    e.auth.sign_up("new@example.com", PW, &ClientInfo::default(), at(0)).await.unwrap();
     let LoginStep::MustEnroll { session_token, .. } =
         e.auth.login("new@example.com", PW, &owner(), at(0)).await.unwrap()
     else {
@@ -1034,7 +1036,7 @@ async fn factor_names_are_bounded() {
 async fn one_ipv6_64_is_one_throttle() {
     // Wrong passwords from many addresses of one /64 are counted together.
     let e = env();
-    e.auth.sign_up("v6@example.com", PW, at(0)).await.unwrap();
+    e.auth.sign_up("v6@example.com", PW, &ClientInfo::default(), at(0)).await.unwrap();
     let mut throttled = false;
     for i in 0..12u16 {
         let c = client(&format!("2001:db8:1:2::{i:x}"), "x");

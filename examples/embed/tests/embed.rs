@@ -45,7 +45,7 @@ async fn the_embedded_app_protects_its_pages() {
     let auth = Arc::new(test_auth(AuthConfig::new("Embed"), ChangeMode::Immediate, 4).auth);
     // An account with an authenticator app.
     let now = SystemTime::now();
-    auth.sign_up("e@example.com", PW, now).await.unwrap();
+    auth.sign_up("e@example.com", PW, &ClientInfo::default(), now).await.unwrap();
     let LoginStep::MustEnroll { session, .. } =
         auth.login("e@example.com", PW, &ClientInfo::default(), now).await.unwrap()
     else {

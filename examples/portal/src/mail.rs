@@ -91,11 +91,18 @@ impl Mailer for PortalMailer {
                 Ok(())
             }
             Self::Smtp { transport, from } => {
+                // Handed to a task: the request does not wait for the SMTP server, so an
+                // answer's timing says nothing about whether a mail went out (sign-up of an
+                // address that has an account mails its owner; one that has none does not).
                 let message = build(from, to, notice)?;
-                transport.send(message).await.map(|_| ()).map_err(|e| {
-                    tracing::warn!(kind = notice.kind(), to = %to.masked(), error = %e, "mail not sent");
-                    e.to_string()
-                })
+                let (transport, kind, masked) = (transport.clone(), notice.kind(), to.masked());
+                tokio::spawn(async move {
+                    match transport.send(message).await {
+                        Ok(_) => tracing::info!(kind, to = %masked, "mail sent"),
+                        Err(e) => tracing::warn!(kind, to = %masked, error = %e, "mail not sent"),
+                    }
+                });
+                Ok(())
             }
         }
     }

@@ -3,19 +3,29 @@
 use super::*;
 
 impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
-    /// Creates an account (email only: new accounts never get a username).
+    /// Creates an account (email only: new accounts never get a username). Sign-ups are
+    /// counted per client address and per target mailbox before anything else
+    /// ([`crate::Policy::throttle_signup`]), whether or not the address has an account.
     ///
     /// # Errors
     /// [`LoginError::Refused`] for an invalid address or a password the policy refuses;
     /// [`LoginError::AccountExists`] if the address has an account (its owner is told by
-    /// mail; answer the client as for a success).
+    /// mail, at most once per [`crate::AuthConfig::notice_repeat_window`]; answer the client
+    /// as for a success); [`LoginError::Throttled`]; [`LoginError::Overloaded`].
     pub async fn sign_up(
         &self,
         email: &str,
         password: &str,
+        client: &ClientInfo,
         now: SystemTime,
     ) -> Result<Account, LoginError> {
         let email = EmailAddress::parse(email).map_err(|e| LoginError::Refused(e.to_string()))?;
+        let policy = self.config.policy.throttle_signup;
+        let ip = crate::client_throttle_key(&client.ip);
+        self.admit(&flow_key("signup-ip", &ip), policy, now).await?;
+        let canonical = self.config.canonicalizer.canonical(&email);
+        let mailbox = TokenHash::of(&format!("mfa-signup\u{0}{}", canonical.as_str()));
+        self.admit(&flow_key("signup-mbox", &mailbox.to_base64url()), policy, now).await?;
         self.check_lookalike(&email)?;
         let hash = self.new_password_hash(password, email.as_typed(), None).await?;
         let account = Account {
@@ -34,14 +44,16 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         match self.store.create_account(&account).await {
             Ok(()) => Ok(account),
             Err(StoreError::Conflict) => {
-                let notice = Notice::AccountExists {
-                    product: self.config.product.clone(),
-                    login_link: self.config.login_url.clone(),
-                };
-                self.mailer
-                    .send(&account.email, &notice)
-                    .await
-                    .map_err(|_| LoginError::Internal)?;
+                // The owner hears of it, once an hour at most (a sign-up loop is no mail
+                // bomb); a mail that cannot be sent changes nothing in the answer, which
+                // must not differ from a new account's.
+                if let Some(owner) = self.store.account_by_email(&account.canonical_email).await? {
+                    let notice = Notice::AccountExists {
+                        product: self.config.product.clone(),
+                        login_link: self.config.login_url.clone(),
+                    };
+                    self.notify(&owner, notice, "sign-up", now).await;
+                }
                 Err(LoginError::AccountExists)
             }
             Err(e) => Err(e.into()),

@@ -4,6 +4,9 @@
 //!   parameters, a seeded generator so a failure can be replayed).
 //! - `phc_interop verify`: reads `password<TAB>phc` lines made elsewhere on stdin and verifies
 //!   each; prints `ok N` or the failing line number and exits 1.
+//! - `phc_interop cost N`: verifies one OWASP-parameter hash N times on this thread and
+//!   prints the median seconds of one (the raw cost the load test's login ceiling is built
+//!   from: cores ÷ this).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::BufRead;
@@ -43,8 +46,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             println!("ok {n}");
         }
+        Some("cost") => {
+            let n: usize = args.get(1).map_or(Ok(15), |s| s.parse())?;
+            let mut rng = ChaCha20Rng::seed_from_u64(7);
+            let pw = Password::new("correct horse battery staple")?;
+            let phc = hasher.hash(&pw, &mut rng)?;
+            let mut times: Vec<f64> = (0..n.max(1))
+                .map(|_| {
+                    #[allow(clippy::disallowed_methods)] // Measuring is the point here.
+                    let t = std::time::Instant::now();
+                    let ok = hasher.verify(&pw, &phc).is_ok();
+                    assert!(ok, "the hash made here verifies");
+                    t.elapsed().as_secs_f64()
+                })
+                .collect();
+            times.sort_by(f64::total_cmp);
+            println!("{:.6}", times[times.len() / 2]);
+        }
         _ => {
-            eprintln!("usage: phc_interop make N SEED | phc_interop verify");
+            eprintln!("usage: phc_interop make N SEED | phc_interop verify | phc_interop cost N");
             std::process::exit(2);
         }
     }

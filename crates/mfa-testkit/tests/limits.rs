@@ -232,3 +232,51 @@ async fn sign_ups_are_throttled_per_address_and_per_mailbox() {
     assert_eq!(answers[0], answers[1]);
     assert!(answers[0].last().unwrap().as_deref().unwrap().starts_with("Throttled"));
 }
+
+/// "Try another method" with a method that cannot start now (no more codes by mail for a
+/// while) refuses that method and leaves the login as it was: another method still works.
+#[tokio::test]
+async fn a_method_that_cannot_start_leaves_the_login_as_it_was() {
+    let e = env();
+    let (app, _) = user(&e, "mail@example.com").await;
+    let me = client("203.0.113.7");
+    // Sign in and add email codes as a second method.
+    let LoginStep::Challenge(c) = e.auth.login("mail@example.com", PW, &me, at(40)).await.unwrap()
+    else {
+        panic!()
+    };
+    let LoginStep::Authenticated(done) =
+        e.auth.submit_code(&c.flow, &app.code(at(40)), at(40)).await.unwrap()
+    else {
+        panic!()
+    };
+    let flow = e.auth.begin_email_code(&done.session, at(41)).await.unwrap();
+    let code = e.last_code("mail@example.com").unwrap();
+    e.auth.confirm_email_code(&done.session, &flow, &code, at(41)).await.unwrap();
+    // A new sign-in; pick email codes until no more may be mailed.
+    let LoginStep::Challenge(c) = e.auth.login("mail@example.com", PW, &me, at(100)).await.unwrap()
+    else {
+        panic!()
+    };
+    let by_kind = |c: &mfa_flow::ChallengeView, k: FactorKind| {
+        c.alternatives.iter().chain([&c.method]).find(|m| m.kind == k).unwrap().factor
+    };
+    let (email, totp) = (by_kind(&c, FactorKind::EmailCode), by_kind(&c, FactorKind::Totp));
+    let mut refused = None;
+    for _ in 0..30 {
+        match e.auth.select_method(&c.flow, email, &me, at(100)).await {
+            Ok(_) => {}
+            Err(err) => {
+                refused = Some(err);
+                break;
+            }
+        }
+    }
+    assert!(matches!(refused, Some(LoginError::Throttled { .. })), "{refused:?}");
+    // The login is still there: switch to the app and finish.
+    e.auth.select_method(&c.flow, totp, &me, at(100)).await.unwrap();
+    assert!(matches!(
+        e.auth.submit_code(&c.flow, &app.code(at(100)), at(100)).await.unwrap(),
+        LoginStep::Authenticated(_)
+    ));
+}

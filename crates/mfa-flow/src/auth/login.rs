@@ -530,11 +530,44 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             self.put_login(flow_id, &flow).await?;
             return Err(LoginError::MethodUnavailable);
         };
-        if let Active::Push { challenge, .. } = &flow.active {
+        // A method that cannot start (push at its limit, no more codes by mail for now)
+        // leaves the login exactly as it was: the flow goes back with the method in
+        // progress. A pending push is closed first only when push is chosen again (the
+        // phone allows one pending request); otherwise once the new method has started.
+        let original = flow.clone();
+        let pending_push = match &flow.active {
+            Active::Push { challenge, .. } => Some(challenge.clone()),
+            _ => None,
+        };
+        if chosen.kind == FactorKind::Push
+            && let Some(challenge) = &pending_push
+        {
             self.close_push(challenge, now).await?;
         }
         flow.active = Active::None;
-        self.start_method(&account, flow_id, flow, &chosen, &usable, unavailable, client, now).await
+        match self
+            .start_method(&account, flow_id, flow, &chosen, &usable, unavailable, client, now)
+            .await
+        {
+            Ok(step) => {
+                if chosen.kind != FactorKind::Push
+                    && let Some(challenge) = &pending_push
+                {
+                    self.close_push(challenge, now).await?;
+                }
+                Ok(step)
+            }
+            Err(e) => {
+                let back = if chosen.kind == FactorKind::Push && pending_push.is_some() {
+                    // Its push was closed for the new one: the rest of the login stays.
+                    LoginFlow { active: Active::None, ..original }
+                } else {
+                    original
+                };
+                self.put_login(flow_id, &back).await?;
+                Err(e)
+            }
+        }
     }
 
     /// A failed second-factor attempt (already counted by [`Self::admit_mfa`]): audited,

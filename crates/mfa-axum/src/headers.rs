@@ -5,7 +5,7 @@ use axum::http::{HeaderName, HeaderValue, header};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 /// What [`harden`] adds.
@@ -94,6 +94,9 @@ pub fn traced<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> 
             .make_span_with(|req: &axum::http::Request<axum::body::Body>| {
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
             })
-            .on_response(DefaultOnResponse::new().level(Level::INFO)),
+            .on_response(DefaultOnResponse::new().level(Level::INFO))
+            // A 5xx the server chose (503 at capacity) is a warning; an internal fault is
+            // logged at error level where it happens, with what failed.
+            .on_failure(DefaultOnFailure::new().level(Level::WARN)),
     )
 }

@@ -146,6 +146,10 @@ pub enum RehashReason {
     /// Made with a pepper while none is configured now (recoverable only while the old pepper
     /// stays configured).
     PepperRemoved,
+    /// A bcrypt hash verified an input longer than 72 bytes: bcrypt ignored everything after
+    /// byte 72, so any input sharing those bytes verifies. Do **not** rehash what was typed
+    /// (that would bless an unchecked suffix): ask the user for a new password instead.
+    LegacyTruncated,
 }
 
 /// A successful verification.
@@ -438,7 +442,11 @@ impl PasswordHasher {
             #[cfg(feature = "legacy-bcrypt")]
             Stored::Bcrypt => {
                 // bcrypt hashes come from another system, made over the bytes as typed.
-                match bcrypt::verify(password.expose_as_typed().as_bytes(), stored) {
+                let typed = password.expose_as_typed().as_bytes();
+                match bcrypt::verify(typed, stored) {
+                    Ok(true) if typed.len() > 72 => {
+                        Ok(Verified { rehash: Some(RehashReason::LegacyTruncated) })
+                    }
                     Ok(true) => Ok(Verified { rehash: Some(RehashReason::LegacyAlgorithm) }),
                     Ok(false) => Err(Error::PasswordMismatch),
                     Err(_) => Err(Error::MalformedHash(HashFormatError::Syntax)),
@@ -532,20 +540,33 @@ impl PasswordHasher {
             Some(0x10) => Version::V0x10,
             Some(_) => return Err(Error::MalformedHash(HashFormatError::Version)),
         };
-        // Bounds first: `Params::try_from` accepts m = 4 GiB.
-        for (name, max) in
-            [("m", self.limits.max_m_kib), ("t", self.limits.max_t), ("p", self.limits.max_p)]
-        {
-            let value = hash
-                .params
-                .get_decimal(name)
-                .ok_or(Error::MalformedHash(HashFormatError::Params))?;
-            if value > max {
-                return Err(Error::ParamsOutOfBounds);
+        // Each parameter once, and only those argon2 knows: with a duplicate, a check of the
+        // first occurrence would pass `m=64,…,m=4194304` while argon2 uses the last.
+        let mut seen: Vec<&'static str> = Vec::with_capacity(4);
+        for (name, _) in hash.params.iter() {
+            let Some(name) =
+                ["m", "t", "p", "keyid", "data"].into_iter().find(|n| *n == name.as_str())
+            else {
+                return Err(Error::MalformedHash(HashFormatError::Params));
+            };
+            if seen.contains(&name) {
+                return Err(Error::MalformedHash(HashFormatError::Params));
             }
+            seen.push(name);
         }
+        if !["m", "t", "p"].iter().all(|n| seen.contains(n)) {
+            return Err(Error::MalformedHash(HashFormatError::Params));
+        }
+        // The bounds are checked on the parameters argon2 will use (`Params::try_from` builds
+        // them without allocating; it accepts m = 4 GiB).
         let params =
             Params::try_from(&hash).map_err(|_| Error::MalformedHash(HashFormatError::Params))?;
+        if params.m_cost() > self.limits.max_m_kib
+            || params.t_cost() > self.limits.max_t
+            || params.p_cost() > self.limits.max_p
+        {
+            return Err(Error::ParamsOutOfBounds);
+        }
         let salt_len = hash.salt.as_ref().map_or(0, |s| s.len());
         if !(argon2::MIN_SALT_LEN..=64).contains(&salt_len) {
             return Err(Error::MalformedHash(HashFormatError::Salt));

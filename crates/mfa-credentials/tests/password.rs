@@ -99,6 +99,18 @@ fn bcrypt_imports_verify_and_always_ask_for_upgrade() {
         assert_eq!(hasher.needs_rehash(&stored), Ok(Some(RehashReason::LegacyAlgorithm)));
         assert_eq!(hasher.verify(&pw("not it"), &stored), Err(Error::PasswordMismatch));
     }
+    // bcrypt reads 72 bytes: the 72-byte fixture with any suffix verifies, but is reported as
+    // truncated (never to be rehashed as typed).
+    let (long, stored) = fixtures("bcrypt-reference.tsv")
+        .into_iter()
+        .find(|(p, _)| p.len() == 72)
+        .expect("a 72-byte fixture");
+    assert_eq!(
+        hasher.verify(&pw(&long), &stored).unwrap().rehash,
+        Some(RehashReason::LegacyAlgorithm)
+    );
+    let v = hasher.verify(&pw(&format!("{long}anything at all")), &stored).unwrap();
+    assert_eq!(v.rehash, Some(RehashReason::LegacyTruncated));
     // OpenBSD's published vector (also in every bcrypt implementation's tests).
     let openbsd = "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW";
     assert!(hasher.verify(&pw("U*U"), openbsd).is_ok());
@@ -211,6 +223,20 @@ fn malformed_and_hostile_stored_hashes_are_typed_errors() {
         (
             "$argon2id$v=19$m=4294967295,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$K13EBUiG7JV+9ZxztmHFTdb7J0WQsnj2V8bZaqyPptE",
             Err(Error::ParamsOutOfBounds),
+        ),
+        // A duplicate: argon2 would use the last (4 GiB) while a check of the first passes.
+        (
+            "$argon2id$v=19$m=64,t=1,p=1,m=4194304$c29tZXNhbHRzb21lc2FsdA$K13EBUiG7JV+9ZxztmHFTdb7J0WQsnj2V8bZaqyPptE",
+            malformed(HashFormatError::Params),
+        ),
+        (
+            "$argon2id$v=19$t=1,m=64,p=1,t=4000000000$c29tZXNhbHRzb21lc2FsdA$K13EBUiG7JV+9ZxztmHFTdb7J0WQsnj2V8bZaqyPptE",
+            malformed(HashFormatError::Params),
+        ),
+        // An unknown parameter.
+        (
+            "$argon2id$v=19$m=64,t=1,p=1,x=1$c29tZXNhbHRzb21lc2FsdA$K13EBUiG7JV+9ZxztmHFTdb7J0WQsnj2V8bZaqyPptE",
+            malformed(HashFormatError::Params),
         ),
         (
             "$argon2id$v=19$m=19456,t=4000000000,p=1$c29tZXNhbHRzb21lc2FsdA$K13EBUiG7JV+9ZxztmHFTdb7J0WQsnj2V8bZaqyPptE",

@@ -112,7 +112,14 @@ pub fn assess(address: &EmailAddress) -> LookalikeReport {
     let domain = address.domain_unicode();
     let mut findings = Vec::new();
     let mut level = RestrictionLevel::AsciiOnly;
-    let parts = core::iter::once((AddressPart::LocalPart, local.as_str()))
+    // The local part is judged as typed as well as folded: case folding turns `K` (the
+    // Kelvin sign), `ß` or `ﬀ` into ASCII, which would hide them from the checks.
+    let raw_local = address.local_part();
+    if !raw_local.is_ascii() && local.is_ascii() {
+        findings.push(LookalikeFinding::ConfusableWithAscii { part: AddressPart::LocalPart });
+    }
+    let parts = [(AddressPart::LocalPart, raw_local), (AddressPart::LocalPart, local.as_str())]
+        .into_iter()
         .chain(domain.split('.').enumerate().map(|(i, l)| (AddressPart::DomainLabel(i), l)));
     for (part, text) in parts {
         // Scripts are judged per word: ASCII punctuation (`+`, `.`, `-`, `/` …) separates

@@ -187,3 +187,31 @@ proptest! {
         }
     }
 }
+
+/// Look-alikes that case folding would hide: `ß` and the `ﬀ` ligature fold to ASCII, so the
+/// address would read (and canonicalize) as another one. Flagged on the local part as typed;
+/// plain non-ASCII local parts that stay non-ASCII are not. (The Kelvin sign is NFC's `K`
+/// already: the parsed address *is* ASCII, nothing is hidden.)
+#[test]
+fn lookalikes_hidden_by_case_folding_are_flagged() {
+    let kelvin = EmailAddress::parse("\u{212A}im@example.com").unwrap();
+    assert_eq!(kelvin.local_part(), "Kim");
+    for local in ["ma\u{DF}", "o\u{FB00}ice", "Stra\u{DF}e"] {
+        let a = EmailAddress::parse(&format!("{local}@example.com")).unwrap();
+        let r = assess(&a);
+        assert!(r.is_suspicious(), "{local}: {r:?}");
+        assert!(
+            r.findings().iter().any(|f| matches!(
+                f,
+                LookalikeFinding::ConfusableWithAscii {
+                    part: mfa_email_identity::AddressPart::LocalPart
+                }
+            )),
+            "{local}: {r:?}"
+        );
+    }
+    for fine in ["kim", "josé", "山田", "straße.ü"] {
+        let a = EmailAddress::parse(&format!("{fine}@example.com")).unwrap();
+        assert!(!assess(&a).is_suspicious(), "{fine}: {:?}", assess(&a));
+    }
+}

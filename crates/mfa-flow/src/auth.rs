@@ -181,6 +181,8 @@ pub enum RequiredAction {
         /// Codes left.
         remaining: usize,
     },
+    /// Choose a new password (an imported hash could check only part of this one).
+    ChangePassword,
 }
 
 /// A factor as offered to the user.
@@ -232,6 +234,9 @@ pub enum Unavailable {
 pub enum Warning {
     /// Usernames are being retired: log in with the email address.
     UsernameDeprecated,
+    /// The password verified against an imported bcrypt hash on its first 72 bytes only:
+    /// it must be changed (the sign-in's required actions say so).
+    PasswordChangeRequired,
 }
 
 /// What the page asks for the selected method.

@@ -242,7 +242,7 @@ impl EnrollmentOffer {
             return Err(DecodeError::Version);
         }
         let server = server?;
-        if !server.starts_with("https://") && !server.starts_with("http://localhost") {
+        if !server_url_ok(&server) {
             return Err(DecodeError::Malformed);
         }
         let fixed = |s: String| unb64(&s).ok_or(DecodeError::Malformed);
@@ -518,4 +518,26 @@ pub struct PushHint {
     /// The challenge to fetch.
     #[serde(with = "b64_bytes")]
     pub challenge_id: Vec<u8>,
+}
+
+/// Whether `url` may be a push server's base URL: https with a host, or plain http only to
+/// this machine (`localhost` or a loopback address, for development) — parsed, so that
+/// `http://localhost.attacker.example` or `http://localhost@attacker.example` is not taken
+/// for it. No credentials, query or fragment.
+pub(crate) fn server_url_ok(url: &str) -> bool {
+    let Ok(u) = url::Url::parse(url) else { return false };
+    if !u.username().is_empty()
+        || u.password().is_some()
+        || u.query().is_some()
+        || u.fragment().is_some()
+    {
+        return false;
+    }
+    match (u.scheme(), u.host()) {
+        ("https", Some(_)) => true,
+        ("http", Some(url::Host::Domain(d))) => d.eq_ignore_ascii_case("localhost"),
+        ("http", Some(url::Host::Ipv4(ip))) => ip.is_loopback(),
+        ("http", Some(url::Host::Ipv6(ip))) => ip.is_loopback(),
+        _ => false,
+    }
 }

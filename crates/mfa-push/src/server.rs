@@ -352,8 +352,7 @@ impl PushServer {
     /// [`PushError::Config`] for a server URL that is not https (or http://localhost), or a
     /// lifetime of zero.
     pub fn new(config: PushConfig, keys: ServerKeys) -> Result<Self, PushError> {
-        let url_ok =
-            config.server.starts_with("https://") || config.server.starts_with("http://localhost");
+        let url_ok = crate::protocol::server_url_ok(&config.server);
         if !url_ok || config.offer_ttl.is_zero() || config.challenge_ttl.is_zero() {
             return Err(PushError::Config);
         }

@@ -378,3 +378,64 @@ fn bad_messages_are_typed_errors() {
             .contains(ok.split("secret=").nth(1).unwrap().split('&').next().unwrap())
     );
 }
+
+/// Plain http only to this machine, judged on the parsed URL: a host that merely starts with
+/// `localhost`, or `localhost` as a user name before another host, is refused by the server's
+/// configuration and by the phone's offer parser alike.
+#[test]
+fn http_is_for_this_machine_only() {
+    let keys = || mfa_push::ServerKeys::new(&[("k1", [8; 32])]).unwrap();
+    let server = |url: &str| {
+        mfa_push::PushServer::new(mfa_push::PushConfig::new(url, "Example Portal"), keys())
+    };
+    for good in [
+        "https://portal.example.com",
+        "https://portal.example.com/api",
+        "http://localhost:8080",
+        "http://LOCALHOST/api",
+        "http://127.0.0.1:3000",
+        "http://[::1]:3000",
+    ] {
+        assert!(server(good).is_ok(), "{good}");
+    }
+    for bad in [
+        "http://localhost.attacker.example",
+        "http://localhost@attacker.example",
+        "http://localhostattacker.example",
+        "http://192.0.2.1",
+        "http://portal.example.com",
+        "https://user:pw@portal.example.com",
+        "ftp://localhost",
+        "localhost:8080",
+    ] {
+        assert_eq!(server(bad).unwrap_err(), PushError::Config, "{bad}");
+    }
+    // The phone's side: an offer naming such a server is refused before anything else.
+    let w = world(KeyAlgorithm::P256);
+    let mut rng = <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::from_seed([5; 32]);
+    let (offer, _) = w.server.offer("acct-1", "ryu@example.com", t(0), &mut rng);
+    let uri = offer.to_uri().to_string();
+    assert!(EnrollmentOffer::parse(&uri).is_ok());
+    let start = uri.find("server=").unwrap() + "server=".len();
+    let end = start + uri[start..].find('&').unwrap();
+    for bad in ["http://localhost.attacker.example", "http://localhost@attacker.example"] {
+        let evil = format!("{}{}{}", &uri[..start], percent(bad), &uri[end..]);
+        assert_eq!(
+            EnrollmentOffer::parse(&evil).unwrap_err(),
+            mfa_push::DecodeError::Malformed,
+            "{bad}"
+        );
+    }
+}
+
+fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

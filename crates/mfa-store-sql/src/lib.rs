@@ -575,39 +575,35 @@ impl Store for SqlStore {
         key: &str,
         f: impl Fn(ThrottleState) -> ThrottleState + Send + Sync,
     ) -> StoreResult<ThrottleState> {
-        // Compare-and-swap on the row's values, retried: atomic without a table lock.
-        for _ in 0..256 {
-            let current = self.throttle(key).await?;
+        // One write transaction with the row locked (SQLite: the database's write lock from
+        // `BEGIN IMMEDIATE`; PostgreSQL: the row lock of the no-op update), so a burst of
+        // attempts on one key queues instead of failing a compare-and-swap: `f` runs once,
+        // on the value no one else can change until the commit.
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await.map_err(db_error)?;
+            // Creates the row or locks it, and reads it, in one statement.
+            let row = sqlx::query("INSERT INTO throttle (key, failures, last_failure) VALUES ($1, 0, 0) ON CONFLICT (key) DO UPDATE SET failures = throttle.failures RETURNING failures, last_failure")
+                .bind(key)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            let current = ThrottleState {
+                failures: u32::try_from(row.try_get::<i64, _>(0).map_err(db_error)?)
+                    .map_err(|_| StoreError::Corrupt)?,
+                last_failure: u64::try_from(row.try_get::<i64, _>(1).map_err(db_error)?)
+                    .map_err(|_| StoreError::Corrupt)?,
+            };
             let next = f(current);
-            let exists = self.exists("SELECT 1 FROM throttle WHERE key = $1", key).await?;
-            let done = with_pool!(self, pool => {
-                if exists {
-                    sqlx::query("UPDATE throttle SET failures = $1, last_failure = $2 WHERE key = $3 AND failures = $4 AND last_failure = $5")
-                        .bind(i64::from(next.failures))
-                        .bind(to_i64(next.last_failure)?)
-                        .bind(key)
-                        .bind(i64::from(current.failures))
-                        .bind(to_i64(current.last_failure)?)
-                        .execute(pool)
-                        .await
-                        .map_err(db_error)?
-                        .rows_affected()
-                } else {
-                    sqlx::query("INSERT INTO throttle (key, failures, last_failure) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING")
-                        .bind(key)
-                        .bind(i64::from(next.failures))
-                        .bind(to_i64(next.last_failure)?)
-                        .execute(pool)
-                        .await
-                        .map_err(db_error)?
-                        .rows_affected()
-                }
-            });
-            if done == 1 {
-                return Ok(next);
-            }
-        }
-        Err(StoreError::Unavailable("throttle counter too contended".into()))
+            sqlx::query("UPDATE throttle SET failures = $1, last_failure = $2 WHERE key = $3")
+                .bind(i64::from(next.failures))
+                .bind(to_i64(next.last_failure)?)
+                .bind(key)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            tx.commit().await.map_err(db_error)?;
+            Ok(next)
+        })
     }
 
     async fn change_factors(

@@ -280,3 +280,45 @@ async fn a_method_that_cannot_start_leaves_the_login_as_it_was() {
         LoginStep::Authenticated(_)
     ));
 }
+
+/// An imported bcrypt hash checks only the first 72 bytes of what is typed: a longer input
+/// that shares them signs in (the owner may have typed their whole long password) but is
+/// never blessed as the new argon2id hash; the sign-in asks for a new password instead.
+#[tokio::test]
+async fn a_bcrypt_import_never_upgrades_an_unchecked_suffix() {
+    let mut cfg = AuthConfig::new("Example Portal");
+    cfg.policy.mfa.grace =
+        mfa_flow::EnrollmentGrace::AfterCreation(std::time::Duration::from_secs(86_400 * 365 * 30));
+    let e = test_auth(cfg, ChangeMode::Immediate, 7);
+    let fixtures = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../mfa-credentials/tests/fixtures/bcrypt-reference.tsv"
+    ))
+    .unwrap();
+    let (long, stored) =
+        fixtures.lines().filter_map(|l| l.split_once('\t')).find(|(p, _)| p.len() == 72).unwrap();
+    for (n, email, typed) in [
+        (1u128, "truncated@example.com", format!("{long} and more that bcrypt never read")),
+        (2u128, "exact@example.com", long.to_owned()),
+    ] {
+        let mut a = mfa_testkit::conformance::account(n, email, None);
+        a.password_hash = stored.to_owned();
+        e.auth.store().create_account(&a).await.unwrap();
+        let LoginStep::Authenticated(done) =
+            e.auth.login(email, &typed, &client("203.0.113.7"), at(100)).await.unwrap()
+        else {
+            panic!("a grace-period sign-in")
+        };
+        let now_stored = e.auth.store().account(a.id).await.unwrap().unwrap().password_hash;
+        if n == 1 {
+            assert_eq!(now_stored, stored, "the bcrypt hash stays");
+            assert_eq!(
+                done.required_actions.first(),
+                Some(&mfa_flow::RequiredAction::ChangePassword)
+            );
+        } else {
+            assert!(now_stored.starts_with("$argon2id$"), "upgraded: {now_stored}");
+            assert!(!done.required_actions.contains(&mfa_flow::RequiredAction::ChangePassword));
+        }
+    }
+}

@@ -214,7 +214,10 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         for key in [&pair_key, &id_key] {
             self.store.update_throttle(key, |_| ThrottleState::default()).await?;
         }
-        if verified.rehash.is_some() {
+        if verified.rehash == Some(mfa_credentials::RehashReason::LegacyTruncated) {
+            // Only the first 72 bytes were checked: keep the old hash, ask for a new password.
+            warnings.push(Warning::PasswordChangeRequired);
+        } else if verified.rehash.is_some() {
             // Upgrade the stored hash (bcrypt import, weaker parameters) on this login.
             if let Ok(hash) = self.rehash(password).await {
                 let mut updated = account.clone();
@@ -324,8 +327,9 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             // Inside the grace period: password only, with a reminder.
             let deadline = self.config.policy.mfa.deadline(created).map_or(0, unix);
             let client = SessionClient::of(client);
-            let mut auth =
-                self.finish(account, None, username_used, unix(now), &client, known, now).await?;
+            let mut auth = self
+                .finish(account, None, username_used, &warnings, unix(now), &client, known, now)
+                .await?;
             auth.required_actions.insert(0, RequiredAction::EnrollMfa { deadline });
             return Ok(LoginStep::Authenticated(auth));
         }

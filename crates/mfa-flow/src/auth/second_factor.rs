@@ -317,6 +317,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 account,
                 Some(factor),
                 flow.username_used,
+                &flow.warnings,
                 flow.password_at,
                 &flow.client,
                 flow.known,
@@ -356,12 +357,16 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         account: &Account,
         factor: Option<&Factor>,
         username_used: bool,
+        warnings: &[Warning],
         password_at: u64,
         client: &SessionClient,
         known: bool,
         now: SystemTime,
     ) -> Result<Authenticated, LoginError> {
         let mut actions = Vec::new();
+        if warnings.contains(&Warning::PasswordChangeRequired) {
+            actions.push(RequiredAction::ChangePassword);
+        }
         if username_used {
             actions.push(RequiredAction::ConfirmEmailAsLogin);
         }

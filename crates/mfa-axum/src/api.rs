@@ -28,23 +28,15 @@ use crate::session::{CsrfChecked, Enrolling, MaybeSession, Sessions, SignedIn, s
 use crate::{ApiError, ClientAddr};
 
 /// A JSON body whose refusal (not JSON, wrong content type, too large) answers in the JSON
-/// shape of [`ApiError`] instead of axum's plain text. An empty body reads as `{}`.
+/// shape of [`ApiError`] instead of axum's plain text. The body must be declared as JSON,
+/// even when empty of fields (`{}`): a request without that header is one another site's
+/// page can send without asking (a CORS "simple" request), which this API never accepts.
 #[derive(Debug, Clone)]
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        if !req.headers().contains_key(axum::http::header::CONTENT_TYPE) {
-            // No declared body: only an empty one is accepted, as `{}`.
-            let bytes = axum::body::Bytes::from_request(req, state)
-                .await
-                .map_err(|_| ApiError::too_large())?;
-            if !bytes.is_empty() {
-                return Err(ApiError::content_type());
-            }
-            return serde_json::from_str("{}").map(Self).map_err(|_| ApiError::invalid());
-        }
         axum::Json::<T>::from_request(req, state).await.map(|j| Self(j.0)).map_err(ApiError::from)
     }
 }

@@ -390,3 +390,19 @@ fn overload_is_503_with_retry_after() {
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(r.headers()[header::RETRY_AFTER], "2");
 }
+
+/// A body not declared as JSON is refused even when empty: such a request is one another
+/// site's page may send without asking (a CORS "simple" request).
+#[tokio::test]
+async fn an_undeclared_body_is_refused_even_when_empty() {
+    let auth = env();
+    let mut c = Client { app: app_router(&auth), cookies: Vec::new() };
+    for path in ["/auth/login/code", "/auth/login/poll", "/auth/login"] {
+        let (status, v) = c.send(Request::post(path), Body::empty()).await;
+        assert_eq!(
+            (status, v["error"].as_str()),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("err_content_type")),
+            "{path}: {v}"
+        );
+    }
+}

@@ -319,3 +319,84 @@ async fn a_bcrypt_import_never_upgrades_an_unchecked_suffix() {
         }
     }
 }
+
+/// Someone with the password guesses codes from their address, fast and then as a trickle
+/// for hours: they throttle their own address; the owner, at another address, still signs in
+/// with the app (and from their own browser regardless).
+#[tokio::test]
+async fn a_password_holder_cannot_throttle_the_owners_second_factor() {
+    let e = env();
+    let (app, _) = user(&e, "mfa-lock@example.com").await;
+    let attacker = client("198.51.100.66");
+    let wrong = |t: u64| if app.code(at(t)) == "000000" { "111111" } else { "000000" };
+    let mut t = 100;
+    let mut throttled = false;
+    // Fast, then one every 15 minutes for 8 hours.
+    for i in 0..40u64 {
+        t += if i < 8 { 1 } else { 900 };
+        let LoginStep::Challenge(c) =
+            e.auth.login("mfa-lock@example.com", PW, &attacker, at(t)).await.unwrap()
+        else {
+            panic!()
+        };
+        match e.auth.submit_code(&c.flow, wrong(t), at(t)).await.unwrap_err() {
+            LoginError::Throttled { .. } => throttled = true,
+            LoginError::WrongSecondFactor => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(throttled, "the attacker's own address is held back");
+    let owner = client("203.0.113.7");
+    let t = t + 31;
+    let LoginStep::Challenge(c) =
+        e.auth.login("mfa-lock@example.com", PW, &owner, at(t)).await.unwrap()
+    else {
+        panic!()
+    };
+    assert!(matches!(
+        e.auth.submit_code(&c.flow, &app.code(at(t)), at(t)).await.unwrap(),
+        LoginStep::Authenticated(_)
+    ));
+}
+
+/// One stranger's address trickling wrong passwords for hours moves the identifier-wide key
+/// by no more than its free attempts: the owner at another address, in a browser it has never
+/// used, still signs in.
+#[tokio::test]
+async fn a_trickle_from_one_address_does_not_lock_the_identifier() {
+    let e = env();
+    let (app, _) = user(&e, "trickle@example.com").await;
+    let stranger = client("198.51.100.66");
+    let mut t = 100;
+    for i in 0..40u64 {
+        t += if i < 8 { 1 } else { 900 };
+        let _ = e.auth.login("trickle@example.com", "not the password", &stranger, at(t)).await;
+    }
+    let fresh = client("192.0.2.123");
+    let t = t + 31;
+    let LoginStep::Challenge(c) =
+        e.auth.login("trickle@example.com", PW, &fresh, at(t)).await.unwrap()
+    else {
+        panic!("the owner gets in")
+    };
+    assert!(matches!(
+        e.auth.submit_code(&c.flow, &app.code(at(t)), at(t)).await.unwrap(),
+        LoginStep::Authenticated(_)
+    ));
+}
+
+/// With legacy usernames refused, an address that has no account must not answer "log in
+/// with your email address" (which named it as a username) while a known one answers
+/// "wrong password".
+#[tokio::test]
+async fn the_username_policy_does_not_tell_which_addresses_exist() {
+    let mut cfg = AuthConfig::new("Example Portal");
+    cfg.policy.usernames.refuse_from = Some(at(0));
+    let e = test_auth(cfg, ChangeMode::Immediate, 7);
+    user(&e, "here@example.com").await;
+    let (a, b) = (client("192.0.2.1"), client("192.0.2.2"));
+    let known = e.auth.login("here@example.com", "wrong password!", &a, at(50)).await;
+    let unknown = e.auth.login("nobody-here@example.com", "wrong password!", &b, at(50)).await;
+    assert_eq!(known.unwrap_err(), LoginError::InvalidCredentials);
+    assert_eq!(unknown.unwrap_err(), LoginError::InvalidCredentials);
+}

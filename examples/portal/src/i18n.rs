@@ -225,6 +225,10 @@ pub fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
             "This page has expired. Please reload it.",
         ),
         "err_login_required" => ("ログインしてください。", "Please log in."),
+        "change_password_required" => (
+            "以前のシステムから移行したパスワードは一部しか確認できませんでした。新しいパスワードを設定してください。",
+            "Your password came from the previous system, which could check only part of it. Please choose a new password.",
+        ),
         "err_busy" => (
             "ただいま混み合っています。少し待ってからもう一度お試しください。",
             "The service is busy. Try again in a moment.",

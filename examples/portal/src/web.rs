@@ -384,7 +384,8 @@ async fn page_stepup(
 struct FactorRow {
     id: String,
     name: String,
-    suspended: bool,
+    /// Why it is suspended, when it is (it can be re-enabled after a fresh step-up).
+    suspended: Option<&'static str>,
     remove_label: String,
 }
 
@@ -465,7 +466,11 @@ async fn page_mfa(
                     id: f.method.factor.to_string(),
                     remove_label: format!("{} {name}", t(l, "remove")),
                     name,
-                    suspended: f.suspended.is_some(),
+                    suspended: f.suspended.map(|x| {
+                        let why =
+                            mfa_flow::Unavailable::Suspended { reason: x.reason, since: x.since };
+                        t(l, unavailable_key(why))
+                    }),
                 }
             })
             .collect();

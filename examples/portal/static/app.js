@@ -44,7 +44,12 @@
       sessionStorage.removeItem("after_step_up");
       return back;
     }
-    if (data.authenticated) return (data.required_actions || []).includes("OfferBiometricKey") ? "/offer-biometric" : "/settings";
+    if (data.authenticated) {
+      const actions = data.required_actions || [];
+      // A password that must be changed comes first: the settings page says why.
+      if (actions.includes("ChangePassword")) { sessionStorage.setItem("change_password", "1"); return "/settings"; }
+      return actions.includes("OfferBiometricKey") ? "/offer-biometric" : "/settings";
+    }
     if (data.completed_enrollment) return "/settings";
     if (data.current) return "/login";
     return fallback || null;
@@ -115,6 +120,12 @@
       follow(data, form);
     });
   });
+
+  // After a sign-in that must change its password: say so on the settings page.
+  document.querySelectorAll("[data-change-password-prompt]").forEach((p) => {
+    if (sessionStorage.getItem("change_password")) p.hidden = false;
+  });
+  document.querySelectorAll("form[data-api='/api/settings/password']").forEach((f) => f.addEventListener("submit", () => sessionStorage.removeItem("change_password")));
 
   // The recovery codes page: show the codes once, then forget them.
   document.querySelectorAll("[data-recovery-codes]").forEach((list) => {

@@ -5,15 +5,6 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use super::*;
 
 impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
-    pub(super) async fn throttle_wait(&self, key: &str, now: SystemTime) -> Result<(), LoginError> {
-        let state = self.store.throttle(key).await?;
-        let wait = self.config.policy.throttle.wait(state, now);
-        if wait > Duration::ZERO {
-            return Err(LoginError::Throttled { retry_after: wait.as_secs().max(1) });
-        }
-        Ok(())
-    }
-
     pub(super) async fn fail(
         &self,
         key: &str,
@@ -32,7 +23,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         key: &str,
         policy: ThrottlePolicy,
         now: SystemTime,
-    ) -> Result<(), LoginError> {
+    ) -> Result<ThrottleState, LoginError> {
         const ADMITTED: u8 = 0;
         const WAIT: u8 = 1;
         const CAPPED: u8 = 2;
@@ -55,12 +46,64 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             })
             .await?;
         match decision.load(Ordering::SeqCst) {
-            ADMITTED => Ok(()),
+            ADMITTED => Ok(state),
             CAPPED => Err(LoginError::Throttled { retry_after: policy.half_life.as_secs() }),
             _ => {
                 Err(LoginError::Throttled { retry_after: policy.wait(state, now).as_secs().max(1) })
             }
         }
+    }
+
+    /// Takes back attempts counted by [`Self::admit`] that checked nothing after all (a
+    /// later key refused, the hashing pool was at capacity) or that succeeded where only
+    /// failures should stay (the address key).
+    pub(super) async fn refund(&self, keys: &[&str], now: SystemTime) -> Result<(), LoginError> {
+        let policy = self.config.policy.throttle;
+        for key in keys {
+            self.store
+                .update_throttle(key, |s| ThrottleState {
+                    failures: policy.effective(s, now).saturating_sub(1),
+                    last_failure: unix(now),
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Layered admission: `strict` (this client and this target: the normal policy) first,
+    /// then `wide` (the target from everywhere: `wide_policy`, more lenient) — counted only
+    /// while `strict` is within its free attempts, so one address adds at most that many to
+    /// the wide key, and only attacks spread over many addresses can move it. `trusted` (a
+    /// known device of the account) passes the wide key. Returns the keys that counted this
+    /// attempt; on a refusal nothing stays counted.
+    pub(super) async fn admit_layered<'k>(
+        &self,
+        strict: &'k str,
+        wide: &'k str,
+        wide_policy: ThrottlePolicy,
+        trusted: bool,
+        now: SystemTime,
+    ) -> Result<Vec<&'k str>, LoginError> {
+        let policy = self.config.policy.throttle;
+        let state = self.admit(strict, policy, now).await?;
+        if trusted {
+            return Ok(vec![strict]);
+        }
+        if state.failures <= policy.free {
+            if let Err(e) = self.admit(wide, wide_policy, now).await {
+                self.refund(&[strict], now).await?;
+                return Err(e);
+            }
+            return Ok(vec![strict, wide]);
+        }
+        // Past its free attempts this address only waits on the wide key, never moves it.
+        let wide_state = self.store.throttle(wide).await?;
+        let wait = wide_policy.wait(wide_state, now);
+        if wide_policy.at_hard_limit(wide_state, now) || wait > Duration::ZERO {
+            self.refund(&[strict], now).await?;
+            return Err(LoginError::Throttled { retry_after: wait.as_secs().max(1) });
+        }
+        Ok(vec![strict])
     }
 
     /// The throttle keys of a password attempt: the identifier in its canonical form, hashed
@@ -99,10 +142,6 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         now: SystemTime,
     ) -> Result<LoginStep, LoginError> {
         let ip_key = flow_key("pw-ip", &crate::client_throttle_key(&client.ip));
-        if let Err(e) = self.throttle_wait(&ip_key, now).await {
-            self.audit(now, AuditEvent::Throttled { account: None });
-            return Err(e);
-        }
         let pw = Password::new(password).map_err(|_| LoginError::InvalidCredentials);
         let id = LoginIdentifier::classify(identifier);
         let (id_key, pair_key) = self.password_keys(&id, identifier, client);
@@ -112,9 +151,15 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                     self.store.account_by_email(&self.config.canonicalizer.canonical(e)).await?;
                 match by_email {
                     Some(a) => (Some(a), false),
-                    // An email-shaped legacy username of an existing account.
+                    // An email-shaped legacy username of an existing account. Only a found
+                    // one counts as a username sign-in: an unknown address must meet the
+                    // same answer as a known one, whatever the username policy says.
                     None => match id.as_ref().ok().and_then(LoginIdentifier::legacy_username) {
-                        Some(u) => (self.store.account_by_username(u.normalized()).await?, true),
+                        Some(u) => {
+                            let a = self.store.account_by_username(u.normalized()).await?;
+                            let found = a.is_some();
+                            (a, found)
+                        }
                         None => (None, false),
                     },
                 }
@@ -149,33 +194,46 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 _ => {}
             }
         }
-        // A known device of the account passes the per-identifier throttles (the owner's
-        // browser is never locked out by strangers' failures); everyone else is counted
-        // before the password is checked — by address and identifier first, then by the
-        // identifier from everywhere — whether or not the account exists.
+        // Counted before the password is checked, whether or not the account exists: the
+        // client's address (every identifier), then the address with this identifier, then
+        // the identifier from everywhere (counted only while this address is within its free
+        // attempts; a known device of the account passes it, so strangers' failures never
+        // lock the owner's browser out).
         let known = match &account {
             Some(a) => self.is_known_device(client, a, now).await,
             None => false,
         };
-        if !known {
-            let admitted = match self.admit(&pair_key, self.config.policy.throttle, now).await {
-                Ok(()) => self.admit(&id_key, self.config.policy.throttle_identifier, now).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = admitted {
-                self.audit(now, AuditEvent::Throttled { account: account.as_ref().map(|a| a.id) });
-                return Err(e);
+        let throttled = |e| {
+            self.audit(now, AuditEvent::Throttled { account: account.as_ref().map(|a| a.id) });
+            e
+        };
+        self.admit(&ip_key, self.config.policy.throttle, now).await.map_err(throttled)?;
+        let counted = match self
+            .admit_layered(&pair_key, &id_key, self.config.policy.throttle_identifier, known, now)
+            .await
+        {
+            Ok(keys) => keys,
+            Err(e) => {
+                self.refund(&[&ip_key], now).await?;
+                return Err(throttled(e));
             }
-        }
+        };
+        let mut counted_all: Vec<&str> = vec![&ip_key];
+        counted_all.extend(counted.iter().copied());
         let Some(account) = account else {
             // Same work as a real verification, same answer.
             if let Ok(pw) = pw {
                 let pending = self.services.passwords.verify_unknown_account(pw);
-                if let Err(mfa_credentials::Error::Busy) = pending.map_err(pool_error)?.await {
+                let busy = match pending {
+                    Ok(p) => matches!(p.await, Err(mfa_credentials::Error::Busy)),
+                    Err(e) => e == mfa_credentials::Error::Busy,
+                };
+                if busy {
+                    // At capacity: nothing was checked, nothing stays counted.
+                    self.refund(&counted_all, now).await?;
                     return Err(pool_error(mfa_credentials::Error::Busy));
                 }
             }
-            self.fail(&ip_key, now).await?;
             self.audit(
                 now,
                 AuditEvent::LoginFailed { account: None, reason: FailureReason::UnknownIdentifier },
@@ -183,23 +241,20 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             return Err(LoginError::InvalidCredentials);
         };
         let verified = match pw {
-            Ok(pw) => {
-                self.services
-                    .passwords
-                    .verify(pw, account.password_hash.clone())
-                    .map_err(pool_error)?
-                    .await
-            }
+            Ok(pw) => match self.services.passwords.verify(pw, account.password_hash.clone()) {
+                Ok(pending) => pending.await,
+                Err(e) => Err(e),
+            },
             Err(_) => Err(mfa_credentials::Error::PasswordMismatch),
         };
         let verified = match verified {
             Ok(v) => v,
-            // At capacity: nothing was checked.
+            // At capacity: nothing was checked, nothing stays counted.
             Err(mfa_credentials::Error::Busy) => {
+                self.refund(&counted_all, now).await?;
                 return Err(pool_error(mfa_credentials::Error::Busy));
             }
             Err(_) => {
-                self.fail(&ip_key, now).await?;
                 self.audit_from(
                     now,
                     AuditEvent::LoginFailed {
@@ -211,9 +266,12 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 return Err(LoginError::InvalidCredentials);
             }
         };
-        for key in [&pair_key, &id_key] {
+        // A success: this identifier's counts start again; the address keeps its failures
+        // (others behind it may be guessing) but not this attempt.
+        for key in &counted {
             self.store.update_throttle(key, |_| ThrottleState::default()).await?;
         }
+        self.refund(&[&ip_key], now).await?;
         if verified.rehash == Some(mfa_credentials::RehashReason::LegacyTruncated) {
             // Only the first 72 bytes were checked: keep the old hash, ask for a new password.
             warnings.push(Warning::PasswordChangeRequired);
@@ -364,7 +422,9 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 )
                 .await;
             match step {
-                Err(LoginError::MethodUnavailable) => continue,
+                // A method that cannot start now (push at its limit, no more codes by mail
+                // for a while) steers the login to the next one.
+                Err(LoginError::MethodUnavailable | LoginError::Throttled { .. }) => continue,
                 other => return other,
             }
         }
@@ -665,11 +725,16 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         &self,
         account: AccountId,
         used: FactorId,
+        ip: &str,
         now: SystemTime,
     ) -> Result<(), LoginError> {
         let reset = |_| ThrottleState::default();
-        self.store.update_throttle(&flow_key("mfa-acct", &account.to_string()), reset).await?;
-        self.store.update_throttle(&flow_key("mfa-cap", &used.to_string()), reset).await?;
+        let (pair, wide) = Self::mfa_keys(account, ip);
+        for key in [pair, wide, flow_key("mfa-cap", &used.to_string())] {
+            self.store.update_throttle(&key, reset).await?;
+        }
+        // Codes by mail may go out again.
+        self.store.update_throttle(&flow_key("mail-code", &account.to_string()), reset).await?;
         for f in self.store.factors(account).await? {
             let capped = f.suspended.is_some_and(|s| s.reason == SuspensionReason::TooManyFailures);
             if !capped || f.id == used {
@@ -686,15 +751,31 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         Ok(())
     }
 
-    /// Counts a second-factor attempt on `account` before it is checked (see
-    /// [`Self::admit`]): parallel attempts cannot outrun the policy, and at the hard limit
-    /// nothing more is checked until the count decays.
+    /// The keys of second-factor attempts on `account` from `ip`: the account with this
+    /// client's address (strict), and the account from everywhere (lenient).
+    pub(super) fn mfa_keys(account: AccountId, ip: &str) -> (String, String) {
+        let pair = TokenHash::of(&format!(
+            "mfa-throttle-pair\u{0}{account}\u{0}{}",
+            crate::client_throttle_key(ip)
+        ));
+        (flow_key("mfa-pair", &pair.to_base64url()), flow_key("mfa-acct", &account.to_string()))
+    }
+
+    /// Counts a second-factor attempt on `account` from `ip` before it is checked (see
+    /// [`Self::admit`] and [`Self::admit_layered`]): parallel attempts cannot outrun the
+    /// policy; an attacker who holds the password throttles their own address, never the
+    /// owner's known browser, and adds at most the free attempts to the account-wide key from
+    /// one address; at the hard limit nothing more is checked until the count decays.
     pub(super) async fn admit_mfa(
         &self,
         account: AccountId,
+        ip: &str,
+        known: bool,
         now: SystemTime,
     ) -> Result<(), LoginError> {
-        let key = flow_key("mfa-acct", &account.to_string());
-        self.admit(&key, self.config.policy.throttle, now).await
+        let (pair, wide) = Self::mfa_keys(account, ip);
+        self.admit_layered(&pair, &wide, self.config.policy.throttle_identifier, known, now)
+            .await
+            .map(|_| ())
     }
 }

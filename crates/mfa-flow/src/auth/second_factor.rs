@@ -11,7 +11,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         now: SystemTime,
     ) -> Result<(LoginFlow, Account), LoginError> {
         let (flow, account) = self.take_login(flow_id, now).await?;
-        if let Err(e) = self.admit_mfa(account.id, now).await {
+        if let Err(e) = self.admit_mfa(account.id, &flow.client.ip, flow.known, now).await {
             self.put_login(flow_id, &flow).await?;
             return Err(e);
         }
@@ -41,8 +41,11 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             }
         };
         let factor = self.store.factors(account.id).await?.into_iter().find(|f| f.id == factor_id);
-        let Some(factor) = factor.filter(|f| self.config.policy.retirement.allows(f.kind, now))
+        let Some(factor) = factor
+            .filter(|f| self.config.policy.retirement.allows(f.kind, now) && f.suspended.is_none())
         else {
+            // Retired or suspended since the login began: not checked.
+            self.put_login(flow_id, &LoginFlow { active: Active::None, ..flow }).await?;
             return Err(LoginError::MethodUnavailable);
         };
         let ok = match (&flow.active, &factor.data) {
@@ -243,7 +246,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                     .into_iter()
                     .find(|f| f.id == *factor)
                     .ok_or(LoginError::MethodUnavailable)?;
-                if !self.config.policy.retirement.allows(f.kind, now) {
+                if !self.config.policy.retirement.allows(f.kind, now) || f.suspended.is_some() {
                     return Err(LoginError::MethodUnavailable);
                 }
                 self.second_factor_passed(&flow, &account, &f, now).await
@@ -258,13 +261,16 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                     },
                 );
                 // A denial (or a wrong number) is a failed second factor: counted on the
-                // account and against the phone's own cap.
-                self.fail(&flow_key("mfa-acct", &account.id.to_string()), now).await?;
+                // account (from the signing-in client's address) and against the phone's
+                // own cap.
+                let (pair, wide) = Self::mfa_keys(account.id, &flow.client.ip);
+                self.fail(&pair, now).await?;
+                self.fail(&wide, now).await?;
                 self.count_factor_failure(account.id, push_factor, now).await?;
                 self.put_login(flow_id, &LoginFlow { active: Active::None, ..flow }).await?;
                 Err(LoginError::PushDenied)
             }
-            _ => {
+            Some(ChallengeState::Denied | ChallengeState::NumberMismatch) => {
                 self.audit(
                     now,
                     AuditEvent::LoginFailed {
@@ -273,11 +279,20 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                     },
                 );
                 // A denial (or a wrong number) is a failed second factor: counted on the
-                // account and against the phone's own cap.
-                self.fail(&flow_key("mfa-acct", &account.id.to_string()), now).await?;
+                // account (from the signing-in client's address) and against the phone's
+                // own cap.
+                let (pair, wide) = Self::mfa_keys(account.id, &flow.client.ip);
+                self.fail(&pair, now).await?;
+                self.fail(&wide, now).await?;
                 self.count_factor_failure(account.id, push_factor, now).await?;
                 self.put_login(flow_id, &LoginFlow { active: Active::None, ..flow }).await?;
                 Err(LoginError::PushDenied)
+            }
+            // Expired, superseded, used or gone: nobody answered no. The login stays; the
+            // person picks a method again (push included).
+            _ => {
+                self.put_login(flow_id, &LoginFlow { active: Active::None, ..flow }).await?;
+                Err(LoginError::MethodUnavailable)
             }
         }
     }
@@ -289,7 +304,6 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         factor: &Factor,
         now: SystemTime,
     ) -> Result<LoginStep, LoginError> {
-        self.second_factor_succeeded(account.id, factor.id, now).await?;
         if let Some(id) = &flow.step_up {
             // Only a factor that existed before the session steps it up: never one it
             // enrolled, nor one created since (a phone that registered meanwhile).
@@ -300,6 +314,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             if session.enrolled.contains(&factor.id) || factor.created >= session.created {
                 return Err(LoginError::MethodUnavailable);
             }
+            self.second_factor_succeeded(account.id, factor.id, &flow.client.ip, now).await?;
             self.mark_used(account, factor, now).await?;
             let stepped = self
                 .modify_session(id, |s| {
@@ -312,6 +327,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             self.audit_from(now, event, &flow.client);
             return Ok(LoginStep::SteppedUp(stepped));
         }
+        self.second_factor_succeeded(account.id, factor.id, &flow.client.ip, now).await?;
         let auth = self
             .finish(
                 account,

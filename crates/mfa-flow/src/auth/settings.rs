@@ -91,6 +91,12 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         f.version += 1;
         let (kind, name) = (f.kind, f.name.clone());
         self.change_factors_for(session, FactorChange::Update(f)).await?;
+        // Its consecutive failures start again (else the next wrong code suspends it anew).
+        self.store
+            .update_throttle(&flow_key("mfa-cap", &factor.to_string()), |_| {
+                ThrottleState::default()
+            })
+            .await?;
         self.audit_from(
             now,
             AuditEvent::FactorReinstated { account: session.account, kind },

@@ -21,11 +21,22 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
     ) -> Result<Account, LoginError> {
         let email = EmailAddress::parse(email).map_err(|e| LoginError::Refused(e.to_string()))?;
         let policy = self.config.policy.throttle_signup;
-        let ip = crate::client_throttle_key(&client.ip);
-        self.admit(&flow_key("signup-ip", &ip), policy, now).await?;
+        let ip = flow_key("signup-ip", &crate::client_throttle_key(&client.ip));
         let canonical = self.config.canonicalizer.canonical(&email);
         let mailbox = TokenHash::of(&format!("mfa-signup\u{0}{}", canonical.as_str()));
-        self.admit(&flow_key("signup-mbox", &mailbox.to_base64url()), policy, now).await?;
+        let mailbox = flow_key("signup-mbox", &mailbox.to_base64url());
+        // The address first; the mailbox counted only while the address is within its free
+        // sign-ups (one address cannot hold a mailbox's sign-up shut by trickling).
+        let state = self.admit(&ip, policy, now).await?;
+        if state.failures <= policy.free {
+            if let Err(e) = self.admit(&mailbox, policy, now).await {
+                self.refund(&[&ip], now).await?;
+                return Err(e);
+            }
+        } else if policy.wait(self.store.throttle(&mailbox).await?, now) > Duration::ZERO {
+            self.refund(&[&ip], now).await?;
+            return Err(LoginError::Throttled { retry_after: 1 });
+        }
         self.check_lookalike(&email)?;
         let hash = self.new_password_hash(password, email.as_typed(), None).await?;
         let account = Account {

@@ -207,19 +207,19 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             self.audit(now, AuditEvent::Throttled { account: account.as_ref().map(|a| a.id) });
             e
         };
-        self.admit(&ip_key, self.config.policy.throttle, now).await.map_err(throttled)?;
-        let counted = match self
+        // The address key counts failures after the fact (many people may sign in at once
+        // behind one address: counting their attempts first would turn a busy office away);
+        // the identifier keys count first.
+        let ip_state = self.store.throttle(&ip_key).await?;
+        let ip_wait = self.config.policy.throttle.wait(ip_state, now);
+        if ip_wait > Duration::ZERO {
+            return Err(throttled(LoginError::Throttled { retry_after: ip_wait.as_secs().max(1) }));
+        }
+        let counted = self
             .admit_layered(&pair_key, &id_key, self.config.policy.throttle_identifier, known, now)
             .await
-        {
-            Ok(keys) => keys,
-            Err(e) => {
-                self.refund(&[&ip_key], now).await?;
-                return Err(throttled(e));
-            }
-        };
-        let mut counted_all: Vec<&str> = vec![&ip_key];
-        counted_all.extend(counted.iter().copied());
+            .map_err(throttled)?;
+        let counted_all: Vec<&str> = counted.clone();
         let Some(account) = account else {
             // Same work as a real verification, same answer.
             if let Ok(pw) = pw {
@@ -234,6 +234,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                     return Err(pool_error(mfa_credentials::Error::Busy));
                 }
             }
+            self.fail(&ip_key, now).await?;
             self.audit(
                 now,
                 AuditEvent::LoginFailed { account: None, reason: FailureReason::UnknownIdentifier },
@@ -255,6 +256,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 return Err(pool_error(mfa_credentials::Error::Busy));
             }
             Err(_) => {
+                self.fail(&ip_key, now).await?;
                 self.audit_from(
                     now,
                     AuditEvent::LoginFailed {
@@ -267,11 +269,10 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             }
         };
         // A success: this identifier's counts start again; the address keeps its failures
-        // (others behind it may be guessing) but not this attempt.
+        // (others behind it may be guessing).
         for key in &counted {
             self.store.update_throttle(key, |_| ThrottleState::default()).await?;
         }
-        self.refund(&[&ip_key], now).await?;
         if verified.rehash == Some(mfa_credentials::RehashReason::LegacyTruncated) {
             // Only the first 72 bytes were checked: keep the old hash, ask for a new password.
             warnings.push(Warning::PasswordChangeRequired);

@@ -255,6 +255,8 @@ routes! {
     post "/login/select" login_select Public [body::Factor] "Try another method: switches the sign-in in progress to another usable factor.";
     post "/login/poll" login_poll Public [body::Flow] "Whether the phone approved the push sign-in in progress (waiting, authenticated, or why not).";
     post "/login/webauthn" login_webauthn Public [body::WebAuthn] "A security key's or passkey's answer for the sign-in in progress.";
+    post "/login/link" send_link Public [body::Identifier] "Mails a sign-in link to the account the identifier names, if any (the same answer either way): the way in when the throttle holds the identifier.";
+    post "/login/link/redeem" redeem_link Public [body::Token] "Opens a sign-in link: this browser gets a known-device cookie that passes the identifier-wide throttle (the password and a second factor are still needed).";
     post "/logout" logout Csrf [] "Signs out: ends the session and clears its cookie.";
     post "/stepup" step_up Csrf [] "Starts a step-up (a second factor again) before a sensitive action; answered like a sign-in.";
     get "/me" me Session [] "The account: address, legacy username, profile, factors.";
@@ -412,6 +414,12 @@ pub(crate) mod body {
         pub(crate) password: String,
     }
 
+    /// `POST /login/link`.
+    #[derive(Deserialize, ToSchema)]
+    pub(crate) struct Identifier {
+        pub(crate) identifier: String,
+    }
+
     /// A link's token.
     #[derive(Deserialize, ToSchema)]
     pub(crate) struct Token {
@@ -517,6 +525,27 @@ async fn login_webauthn<S: Store, M: Mailer, P: PushSender>(
         Err(LoginError::WrongSecondFactor) => Err(ApiError::key_refused()),
         Err(e) => Err(e.into()),
     }
+}
+
+async fn send_link<S: Store, M: Mailer, P: PushSender>(
+    State(api): State<Api<S, M, P>>,
+    ip: ClientAddr,
+    headers: HeaderMap,
+    ApiJson(b): ApiJson<body::Identifier>,
+) -> R {
+    let client = api.client(ip, &headers);
+    api.auth.send_sign_in_link(&b.identifier, &client, now()).await?;
+    Ok(ok(json!({"ok": true})))
+}
+
+async fn redeem_link<S: Store, M: Mailer, P: PushSender>(
+    State(api): State<Api<S, M, P>>,
+    ApiJson(b): ApiJson<body::Token>,
+) -> R {
+    let device = api.auth.redeem_sign_in_link(&b.token, now()).await?;
+    let ttl = api.auth.config().known_device_ttl;
+    let jar = CookieJar::new().add(api.cookie(DEVICE_COOKIE, &device, Some(ttl)));
+    Ok((jar, axum::Json(json!({"ok": true}))).into_response())
 }
 
 async fn logout<S: Store, M: Mailer, P: PushSender>(

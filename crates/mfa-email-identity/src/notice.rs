@@ -111,6 +111,17 @@ pub enum Notice {
         /// Where to log in.
         login_link: String,
     },
+    /// A sign-in link asked for on the login page (when the throttle holds for the address):
+    /// opening it lets this browser past the identifier-wide throttle. The password and a
+    /// second factor are still needed.
+    SignInLink {
+        /// The product name.
+        product: String,
+        /// The link (holds a single-use token).
+        link: String,
+        /// Until when it works.
+        expires: SystemTime,
+    },
     /// A one-time login code sent by email (the email second factor).
     EmailOneTimeCode {
         /// The product name.
@@ -358,6 +369,7 @@ impl Notice {
             Self::EmailChangeReverted { .. } => "email-change-reverted",
             Self::EmailOneTimeCode { .. } => "email-one-time-code",
             Self::AccountExists { .. } => "account-exists",
+            Self::SignInLink { .. } => "sign-in-link",
             Self::FactorAdded { .. } => "factor-added",
             Self::FactorRemoved { .. } => "factor-removed",
             Self::FactorReinstated { .. } => "factor-reinstated",
@@ -382,6 +394,7 @@ impl Notice {
             | Self::EmailChangeRequested { product, .. }
             | Self::EmailChangeReverted { product, .. }
             | Self::AccountExists { product, .. }
+            | Self::SignInLink { product, .. }
             | Self::EmailOneTimeCode { product, .. }
             | Self::FactorAdded { product, .. }
             | Self::FactorRemoved { product, .. }
@@ -584,6 +597,40 @@ impl Notice {
                             Block::Link(clean(login_link)),
                             Block::Para(
                                 "If this was not you, ignore this message: your account has not changed."
+                                    .to_owned(),
+                            ),
+                        ],
+                    )
+                }
+            }
+            Self::SignInLink { product, link, expires } => {
+                let p = clean(product);
+                if ja {
+                    (
+                        format!("{p}ログイン用リンク"),
+                        vec![
+                            Block::Para(format!(
+                                "{p}のログインページで、このアカウントへのログイン用リンクが求められました。ログインしたいブラウザで次のリンクを開いてください。その後、パスワードと認証方法でログインできます:"
+                            )),
+                            Block::Link(clean(link)),
+                            Block::Para(format!("有効期限: {}", at(expires))),
+                            Block::Para(
+                                "お心当たりがない場合は、このメールを無視してください。リンクだけではログインできません。"
+                                    .to_owned(),
+                            ),
+                        ],
+                    )
+                } else {
+                    (
+                        format!("{p}: your sign-in link"),
+                        vec![
+                            Block::Para(format!(
+                                "A sign-in link for your {p} account was asked for on the login page. Open it in the browser you want to sign in with; then sign in with your password and your sign-in method:"
+                            )),
+                            Block::Link(clean(link)),
+                            Block::Para(format!("It works until {}.", at(expires))),
+                            Block::Para(
+                                "If this was not you, ignore this message: the link alone signs no one in."
                                     .to_owned(),
                             ),
                         ],

@@ -44,6 +44,11 @@ fn samples() -> Vec<Notice> {
             product: product.clone(),
             login_link: "https://portal.example/login".into(),
         },
+        Notice::SignInLink {
+            product: product.clone(),
+            link: "https://portal.example.com/login#sign-in-link=abc".into(),
+            expires: at + Duration::from_secs(900),
+        },
         Notice::EmailOneTimeCode { product: product.clone(), code: "123456".into(), expires: at },
         Notice::FactorAdded {
             product: product.clone(),
@@ -156,7 +161,7 @@ fn parameters_cannot_inject_markup_or_headers() {
 
 #[test]
 fn every_security_notice_says_what_to_do_if_it_was_not_you() {
-    for notice in samples().into_iter().skip(7) {
+    for notice in samples().into_iter().skip(8) {
         for language in Language::ALL {
             let r = notice.render(NoticeFormat::new(language, 540));
             let advice = match language {

@@ -38,6 +38,7 @@ mod push;
 mod second_factor;
 mod sessions;
 mod settings;
+mod sign_in_link;
 mod signup;
 mod step_up;
 

@@ -400,3 +400,63 @@ async fn the_username_policy_does_not_tell_which_addresses_exist() {
     assert_eq!(known.unwrap_err(), LoginError::InvalidCredentials);
     assert_eq!(unknown.unwrap_err(), LoginError::InvalidCredentials);
 }
+
+/// The way in when strangers hold the identifier shut: addresses by the dozen exhaust the
+/// identifier-wide key; the owner, in a browser it never used, asks for a sign-in link, opens
+/// it, and signs in with the password and the app. The link is single use, names no one for an
+/// unknown identifier, and vouches for the identifier-wide key only: an address that guessed
+/// stays held back.
+#[tokio::test]
+async fn a_sign_in_link_lets_the_owner_past_a_distributed_lock() {
+    let e = env();
+    let (app, _) = user(&e, "besieged@example.com").await;
+    // Sixty addresses, one guess a second between them.
+    for i in 0..60u8 {
+        let c = client(&format!("192.0.2.{i}"));
+        let t = 40 + u64::from(i);
+        let _ = e.auth.login("besieged@example.com", "a wrong guess", &c, at(t)).await;
+    }
+    let owner = client("203.0.113.99");
+    assert!(matches!(
+        e.auth.login("besieged@example.com", PW, &owner, at(101)).await.unwrap_err(),
+        LoginError::Throttled { .. }
+    ));
+    // Unknown identifiers get the same answer, and no mail.
+    let before = e.outbox.sent().len();
+    e.auth.send_sign_in_link("nobody@example.com", &owner, at(102)).await.unwrap();
+    assert_eq!(e.outbox.sent().len(), before);
+    e.auth.send_sign_in_link("besieged@example.com", &owner, at(102)).await.unwrap();
+    let link = match e.outbox.last_to("besieged@example.com") {
+        Some(mfa_email_identity::Notice::SignInLink { link, .. }) => link,
+        other => panic!("{other:?}"),
+    };
+    let token = link.split_once("#sign-in-link=").unwrap().1.to_owned();
+    let device = e.auth.redeem_sign_in_link(&token, at(103)).await.unwrap();
+    assert_eq!(
+        e.auth.redeem_sign_in_link(&token, at(103)).await.unwrap_err(),
+        LoginError::FlowExpired
+    );
+    let vouched = ClientInfo { known_device: Some(device.clone()), ..owner.clone() };
+    let LoginStep::Challenge(c) =
+        e.auth.login("besieged@example.com", PW, &vouched, at(104)).await.unwrap()
+    else {
+        panic!("past the identifier-wide key")
+    };
+    assert!(matches!(
+        e.auth.submit_code(&c.flow, &app.code(at(104)), at(104)).await.unwrap(),
+        LoginStep::Authenticated(_)
+    ));
+    // Someone else holding the same link-made cookie (the mailbox may not be the owner's
+    // alone) is still held at their address: five guesses, then a wait, right password or not.
+    let guesser = ClientInfo { known_device: Some(device), ..client("198.51.100.77") };
+    for _ in 0..5 {
+        assert_eq!(
+            e.auth.login("besieged@example.com", "guess", &guesser, at(110)).await.unwrap_err(),
+            LoginError::InvalidCredentials
+        );
+    }
+    assert!(matches!(
+        e.auth.login("besieged@example.com", PW, &guesser, at(110)).await.unwrap_err(),
+        LoginError::Throttled { .. }
+    ));
+}

@@ -229,6 +229,20 @@ pub fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
             "以前のシステムから移行したパスワードは一部しか確認できませんでした。新しいパスワードを設定してください。",
             "Your password came from the previous system, which could check only part of it. Please choose a new password.",
         ),
+        "link_title" => ("ログインできない場合", "Cannot sign in?"),
+        "link_help" => (
+            "試行が多すぎてログインできない場合は、登録済みのメールアドレスにログイン用リンクを送ります。そのリンクを開いたブラウザからは、パスワードと認証方法でログインできます。",
+            "If too many attempts keep you from signing in, we mail a sign-in link to your address. In the browser where you open it, you can sign in with your password and your sign-in method.",
+        ),
+        "link_send" => ("ログイン用リンクを送る", "Email me a sign-in link"),
+        "link_sent" => (
+            "アカウントがあれば、ログイン用リンクを送りました。メールを確認してください。",
+            "If there is an account, a sign-in link is on its way. Check your mail.",
+        ),
+        "link_ok" => (
+            "このブラウザからログインできるようになりました。パスワードを入力してください。",
+            "This browser may sign in now. Enter your password.",
+        ),
         "err_busy" => (
             "ただいま混み合っています。少し待ってからもう一度お試しください。",
             "The service is busy. Try again in a moment.",

@@ -121,6 +121,18 @@
     });
   });
 
+  // A sign-in link from the mail: the token is in the fragment (never sent to a server, never
+  // in a log); it is posted once, then taken out of the address bar.
+  const linkOk = document.querySelector("[data-link-ok]");
+  if (linkOk && location.hash.startsWith("#sign-in-link=")) {
+    const token = decodeURIComponent(location.hash.slice("#sign-in-link=".length));
+    history.replaceState(null, "", location.pathname);
+    api("/api/login/link/redeem", { token }).then((d) => {
+      show(errorBox, d.ok ? "" : d.message);
+      if (d.ok) show(messageBox, linkOk.dataset.linkOk);
+    });
+  }
+
   // After a sign-in that must change its password: say so on the settings page.
   document.querySelectorAll("[data-change-password-prompt]").forEach((p) => {
     if (sessionStorage.getItem("change_password")) p.hidden = false;

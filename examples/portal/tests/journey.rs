@@ -736,3 +736,36 @@ async fn pages_escape_what_users_typed() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The way in through a sign-in link, as the login page runs it: asked for by identifier (the
+/// same answer for an address without an account), mailed, redeemed once for a known-device
+/// cookie.
+#[tokio::test]
+async fn a_sign_in_link_is_mailed_and_redeemed_once() {
+    let (app, dir) = portal_with(&["--mfa-grace-days", "7"]).await;
+    let mut b = Browser::new(router(app)).await;
+    b.post("/api/signup", json!({"email": "link@example.com", "password": PW})).await;
+    let before = outbox(&dir).len();
+    let r = b.post("/api/login/link", json!({"identifier": "nobody@example.com"})).await;
+    assert_eq!(r, json!({"ok": true}));
+    assert_eq!(outbox(&dir).len(), before, "no mail for an address without an account");
+    let r = b.post("/api/login/link", json!({"identifier": "link@example.com"})).await;
+    assert_eq!(r, json!({"ok": true}));
+    let mail = outbox(&dir).pop().unwrap().replace("=\r\n", "").replace("=\n", "");
+    let at =
+        mail.find("sign-in-link=3D").map(|i| i + "sign-in-link=3D".len()).unwrap_or_else(|| {
+            mail.find("sign-in-link=").map(|i| i + "sign-in-link=".len()).expect("a link")
+        });
+    let token: String = mail[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    assert!(token.len() >= 20, "{token}");
+    assert!(!b.cookies.iter().any(|c| c.starts_with("known_device=")));
+    let r = b.post("/api/login/link/redeem", json!({"token": token})).await;
+    assert_eq!(r["ok"], true, "{r}");
+    assert!(b.cookies.iter().any(|c| c.starts_with("known_device=")), "{:?}", b.cookies);
+    let r = b.post("/api/login/link/redeem", json!({"token": token})).await;
+    assert_eq!(r["error"], "err_expired", "single use: {r}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

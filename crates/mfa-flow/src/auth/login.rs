@@ -109,7 +109,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
     /// The throttle keys of a password attempt: the identifier in its canonical form, hashed
     /// (the same whether or not an account has it, so the throttle tells nothing about who
     /// exists), and the same with the client's address.
-    fn password_keys<E>(
+    pub(super) fn password_keys<E>(
         &self,
         identifier: &Result<LoginIdentifier, E>,
         raw: &str,
@@ -199,10 +199,14 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         // the identifier from everywhere (counted only while this address is within its free
         // attempts; a known device of the account passes it, so strangers' failures never
         // lock the owner's browser out).
-        let known = match &account {
-            Some(a) => self.is_known_device(client, a, now).await,
-            None => false,
+        let device = match &account {
+            Some(a) => self.known_device(client, a, now).await,
+            None => None,
         };
+        // A device of an earlier sign-in is known; one vouched for by a sign-in link only
+        // passes the identifier-wide key (the way in for an owner the throttle holds back).
+        let known = device.as_ref().is_some_and(|d| !d.by_mail);
+        let passes_wide = device.is_some();
         let throttled = |e| {
             self.audit(now, AuditEvent::Throttled { account: account.as_ref().map(|a| a.id) });
             e
@@ -216,7 +220,13 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             return Err(throttled(LoginError::Throttled { retry_after: ip_wait.as_secs().max(1) }));
         }
         let counted = self
-            .admit_layered(&pair_key, &id_key, self.config.policy.throttle_identifier, known, now)
+            .admit_layered(
+                &pair_key,
+                &id_key,
+                self.config.policy.throttle_identifier,
+                passes_wide,
+                now,
+            )
             .await
             .map_err(throttled)?;
         let counted_all: Vec<&str> = counted.clone();

@@ -423,7 +423,8 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             .await?;
         let known_device = self.random_id();
         let key = flow_key("kd", &TokenHash::of(&known_device).to_base64url());
-        let record = KnownDevice { account: account.id, epoch: current.session_epoch };
+        let record =
+            KnownDevice { account: account.id, epoch: current.session_epoch, by_mail: false };
         self.store
             .put_flow(&key, &serde_json::to_vec(&record)?, now + self.config.known_device_ttl)
             .await?;

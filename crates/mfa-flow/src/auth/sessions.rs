@@ -224,6 +224,10 @@ const MAX_PROOF_ATTEMPTS: u8 = 5;
 pub(super) struct KnownDevice {
     pub(super) account: AccountId,
     pub(super) epoch: u64,
+    /// Made by opening a sign-in link (the mailbox, not an earlier sign-in, vouches for
+    /// this browser): it passes the identifier-wide throttle only.
+    #[serde(default)]
+    pub(super) by_mail: bool,
 }
 
 impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
@@ -705,23 +709,24 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         Ok(())
     }
 
-    /// Whether the known-device token in `client` belongs to `account` under its current
-    /// epoch.
-    pub(super) async fn is_known_device(
+    /// The known-device record `client`'s token names for `account` under its current
+    /// epoch, if any.
+    pub(super) async fn known_device(
         &self,
         client: &super::ClientInfo,
         account: &Account,
         now: SystemTime,
-    ) -> bool {
-        let Some(token) = &client.known_device else { return false };
+    ) -> Option<KnownDevice> {
+        let token = client.known_device.as_ref()?;
         if token.len() > MAX_TOKEN_LEN {
-            return false;
+            return None;
         }
         let key = flow_key("kd", &TokenHash::of(token).to_base64url());
         match self.store.get_flow(&key, now).await {
             Ok(Some(v)) => serde_json::from_slice::<KnownDevice>(&v)
-                .is_ok_and(|d| d.account == account.id && d.epoch == account.session_epoch),
-            _ => false,
+                .ok()
+                .filter(|d| d.account == account.id && d.epoch == account.session_epoch),
+            _ => None,
         }
     }
 

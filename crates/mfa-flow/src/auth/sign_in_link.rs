@@ -1,0 +1,107 @@
+//! A way in when the throttle holds: a sign-in link by mail. Opening it marks the browser
+//! as vouched for by the mailbox, which lets it past the identifier-wide password throttle
+//! (the lever strangers could pull to keep the owner out) — and nothing else: the password,
+//! a second factor, and the per-address throttles still apply.
+
+use super::*;
+
+/// How long a sign-in link works.
+const LINK_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// A sign-in link as stored (under the hash of its token).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LinkRecord {
+    account: AccountId,
+    epoch: u64,
+}
+
+impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
+    /// Mails a sign-in link to the account `identifier` names, if there is one; answers the
+    /// same either way. Counted per client address and per identifier
+    /// ([`crate::Policy::throttle_signup`]).
+    ///
+    /// # Errors
+    /// [`LoginError::Throttled`].
+    pub async fn send_sign_in_link(
+        &self,
+        identifier: &str,
+        client: &ClientInfo,
+        now: SystemTime,
+    ) -> Result<(), LoginError> {
+        let policy = self.config.policy.throttle_signup;
+        let id = LoginIdentifier::classify(identifier);
+        let (id_key, _) = self.password_keys(&id, identifier, client);
+        let ip = flow_key("link-ip", &crate::client_throttle_key(&client.ip));
+        let target = flow_key("link-id", &id_key);
+        let state = self.admit(&ip, policy, now).await?;
+        if state.failures <= policy.free {
+            if let Err(e) = self.admit(&target, policy, now).await {
+                self.refund(&[&ip], now).await?;
+                return Err(e);
+            }
+        } else if policy.wait(self.store.throttle(&target).await?, now) > Duration::ZERO {
+            self.refund(&[&ip], now).await?;
+            return Err(LoginError::Throttled { retry_after: 1 });
+        }
+        let account = match &id {
+            Ok(LoginIdentifier::Email(e)) => {
+                match self.store.account_by_email(&self.config.canonicalizer.canonical(e)).await? {
+                    Some(a) => Some(a),
+                    None => match id.as_ref().ok().and_then(LoginIdentifier::legacy_username) {
+                        Some(u) => self.store.account_by_username(u.normalized()).await?,
+                        None => None,
+                    },
+                }
+            }
+            Ok(LoginIdentifier::Username(u)) => {
+                self.store.account_by_username(u.normalized()).await?
+            }
+            Err(_) => None,
+        };
+        let Some(account) = account else { return Ok(()) };
+        let token = self.random_id();
+        let record = LinkRecord { account: account.id, epoch: account.session_epoch };
+        let key = flow_key("signin-link", &TokenHash::of(&token).to_base64url());
+        self.store.put_flow(&key, &serde_json::to_vec(&record)?, now + LINK_TTL).await?;
+        let notice = Notice::SignInLink {
+            product: self.config.product.clone(),
+            link: format!("{}#sign-in-link={token}", self.config.login_url),
+            expires: now + LINK_TTL,
+        };
+        // The answer is the same whether or not a mail went out.
+        let _ = self.mailer.send(&account.email, &notice).await;
+        Ok(())
+    }
+
+    /// Opens a sign-in link: single use, within its lifetime, and only while the account's
+    /// sessions have not been revoked since. Returns a known-device token for the browser
+    /// (keep it in the same cookie as a sign-in's), which passes the identifier-wide
+    /// password throttle of that account only.
+    ///
+    /// # Errors
+    /// [`LoginError::FlowExpired`] for an unknown, used, expired or revoked link.
+    pub async fn redeem_sign_in_link(
+        &self,
+        token: &str,
+        now: SystemTime,
+    ) -> Result<String, LoginError> {
+        if token.is_empty() || token.len() > 128 {
+            return Err(LoginError::FlowExpired);
+        }
+        let key = flow_key("signin-link", &TokenHash::of(token).to_base64url());
+        let bytes = self.store.take_flow(&key, now).await?.ok_or(LoginError::FlowExpired)?;
+        let record: LinkRecord =
+            serde_json::from_slice(&bytes).map_err(|_| LoginError::FlowExpired)?;
+        let account = self.store.account(record.account).await?.ok_or(LoginError::FlowExpired)?;
+        if account.session_epoch != record.epoch {
+            return Err(LoginError::FlowExpired);
+        }
+        let device = self.random_id();
+        let kd = flow_key("kd", &TokenHash::of(&device).to_base64url());
+        let known = KnownDevice { account: account.id, epoch: record.epoch, by_mail: true };
+        self.store
+            .put_flow(&kd, &serde_json::to_vec(&known)?, now + self.config.known_device_ttl)
+            .await?;
+        Ok(device)
+    }
+}

@@ -540,8 +540,17 @@ async fn send_link<S: Store, M: Mailer, P: PushSender>(
 
 async fn redeem_link<S: Store, M: Mailer, P: PushSender>(
     State(api): State<Api<S, M, P>>,
+    headers: HeaderMap,
     ApiJson(b): ApiJson<body::Token>,
 ) -> R {
+    // A browser of an earlier sign-in keeps its cookie: a link (perhaps someone else's, for
+    // their own account) never trades it for a lesser one.
+    let current = single_cookie(&headers, &api.sessions.cookie_name_for(DEVICE_COOKIE));
+    if let Some(c) = current
+        && api.auth.is_signed_in_device(&c, now()).await
+    {
+        return Ok(ok(json!({"ok": true, "kept": true})));
+    }
     let device = api.auth.redeem_sign_in_link(&b.token, now()).await?;
     let ttl = api.auth.config().known_device_ttl;
     let jar = CookieJar::new().add(api.cookie(DEVICE_COOKIE, &device, Some(ttl)));

@@ -440,8 +440,11 @@ struct LoginFlow {
     step_up: Option<SessionId>,
     /// The client signing in (for the session and the new-device notice).
     client: SessionClient,
-    /// Whether it showed a known-device token of this account.
+    /// Whether it showed a known-device token of this account (from an earlier sign-in).
     known: bool,
+    /// Whether it showed one made by a sign-in link (the mailbox vouched for it).
+    #[serde(default)]
+    mailed: bool,
     /// The account's session epoch when the password was verified: a revocation in between
     /// (a password change …) voids the login.
     #[serde(default)]

@@ -359,6 +359,9 @@ pub struct Policy {
     /// Throttling of one client address with one identifier (passwords), and of one
     /// account's second factor.
     pub throttle: ThrottlePolicy,
+    /// Throttling of one client address for every identifier together (passwords): generous,
+    /// since many people may sign in at once behind one address.
+    pub throttle_address: ThrottlePolicy,
     /// Throttling of one identifier from every address together (passwords): more lenient,
     /// so that strangers' failures do not lock its owner out soon; the owner's known
     /// devices pass it.
@@ -382,6 +385,7 @@ impl Default for Policy {
             mfa: MfaRequirement::default(),
             step_up: StepUpPolicy::default(),
             throttle_identifier: ThrottlePolicy { free: 20, ..ThrottlePolicy::default() },
+            throttle_address: ThrottlePolicy { free: 100, ..ThrottlePolicy::default() },
             throttle_signup: ThrottlePolicy { free: 10, ..ThrottlePolicy::default() },
             throttle: ThrottlePolicy::default(),
             sessions: SessionPolicy::default(),

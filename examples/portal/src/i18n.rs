@@ -235,6 +235,7 @@ pub fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
             "If too many attempts keep you from signing in, we mail a sign-in link to your address. In the browser where you open it, you can sign in with your password and your sign-in method.",
         ),
         "link_send" => ("ログイン用リンクを送る", "Email me a sign-in link"),
+        "link_use" => ("このブラウザでリンクを使う", "Use the link in this browser"),
         "link_sent" => (
             "アカウントがあれば、ログイン用リンクを送りました。メールを確認してください。",
             "If there is an account, a sign-in link is on its way. Check your mail.",

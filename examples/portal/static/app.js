@@ -123,14 +123,22 @@
 
   // A sign-in link from the mail: the token is in the fragment (never sent to a server, never
   // in a log); it is posted once, then taken out of the address bar.
+  // Used only on a click (a mail scanner that runs scripts does not spend it, and a link
+  // someone else sent does nothing by being opened).
   const linkOk = document.querySelector("[data-link-ok]");
   if (linkOk && location.hash.startsWith("#sign-in-link=")) {
-    const token = decodeURIComponent(location.hash.slice("#sign-in-link=".length));
+    let token = "";
+    try { token = decodeURIComponent(location.hash.slice("#sign-in-link=".length)); } catch (_) { token = ""; }
     history.replaceState(null, "", location.pathname);
-    api("/api/login/link/redeem", { token }).then((d) => {
-      show(errorBox, d.ok ? "" : d.message);
-      if (d.ok) show(messageBox, linkOk.dataset.linkOk);
-    });
+    if (token) {
+      linkOk.hidden = false;
+      linkOk.querySelector("button").addEventListener("click", async () => {
+        const d = await api("/api/login/link/redeem", { token });
+        linkOk.hidden = true;
+        show(errorBox, d.ok ? "" : d.message);
+        if (d.ok) show(messageBox, linkOk.dataset.linkOk);
+      });
+    }
   }
 
   // After a sign-in that must change its password: say so on the settings page.

@@ -70,40 +70,37 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         Ok(())
     }
 
-    /// Layered admission: `strict` (this client and this target: the normal policy) first,
-    /// then `wide` (the target from everywhere: `wide_policy`, more lenient) — counted only
-    /// while `strict` is within its free attempts, so one address adds at most that many to
-    /// the wide key, and only attacks spread over many addresses can move it. `trusted` (a
-    /// known device of the account) passes the wide key. Returns the keys that counted this
-    /// attempt; on a refusal nothing stays counted.
-    pub(super) async fn admit_layered<'k>(
+    /// Which kind of browser an attempt comes from, for the keys shared by every address.
+    pub(super) async fn device_class(
+        &self,
+        client: &ClientInfo,
+        account: &Account,
+        now: SystemTime,
+    ) -> DeviceClass {
+        match self.known_device(client, account, now).await {
+            Some(d) if d.by_mail => DeviceClass::Mailed,
+            Some(_) => DeviceClass::Known,
+            None => DeviceClass::Unknown,
+        }
+    }
+
+    /// Admits an attempt on `strict` (this client and this target) and then on the shared
+    /// key of its browser class (`wide`, `None` to skip), both counted first; on a refusal
+    /// nothing stays counted. Returns the keys that counted it.
+    pub(super) async fn admit_both<'k>(
         &self,
         strict: &'k str,
-        wide: &'k str,
+        wide: Option<&'k str>,
         wide_policy: ThrottlePolicy,
-        trusted: bool,
         now: SystemTime,
     ) -> Result<Vec<&'k str>, LoginError> {
-        let policy = self.config.policy.throttle;
-        let state = self.admit(strict, policy, now).await?;
-        if trusted {
-            return Ok(vec![strict]);
-        }
-        if state.failures <= policy.free {
-            if let Err(e) = self.admit(wide, wide_policy, now).await {
-                self.refund(&[strict], now).await?;
-                return Err(e);
-            }
-            return Ok(vec![strict, wide]);
-        }
-        // Past its free attempts this address only waits on the wide key, never moves it.
-        let wide_state = self.store.throttle(wide).await?;
-        let wait = wide_policy.wait(wide_state, now);
-        if wide_policy.at_hard_limit(wide_state, now) || wait > Duration::ZERO {
+        self.admit(strict, self.config.policy.throttle, now).await?;
+        let Some(wide) = wide else { return Ok(vec![strict]) };
+        if let Err(e) = self.admit(wide, wide_policy, now).await {
             self.refund(&[strict], now).await?;
-            return Err(LoginError::Throttled { retry_after: wait.as_secs().max(1) });
+            return Err(e);
         }
-        Ok(vec![strict])
+        Ok(vec![strict, wide])
     }
 
     /// The throttle keys of a password attempt: the identifier in its canonical form, hashed
@@ -199,37 +196,39 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         // the identifier from everywhere (counted only while this address is within its free
         // attempts; a known device of the account passes it, so strangers' failures never
         // lock the owner's browser out).
+        // A browser of an earlier sign-in passes the identifier-wide key; one vouched for by
+        // a sign-in link has a wide key of its own (what strangers fill, it does not meet;
+        // what its holders fill, strangers cannot).
         let device = match &account {
-            Some(a) => self.known_device(client, a, now).await,
-            None => None,
+            Some(a) => self.device_class(client, a, now).await,
+            None => DeviceClass::Unknown,
         };
-        // A device of an earlier sign-in is known; one vouched for by a sign-in link only
-        // passes the identifier-wide key (the way in for an owner the throttle holds back).
-        let known = device.as_ref().is_some_and(|d| !d.by_mail);
-        let passes_wide = device.is_some();
+        let mailed_key = format!("{id_key}:mail");
+        let wide = match device {
+            DeviceClass::Known => None,
+            DeviceClass::Mailed => Some(mailed_key.as_str()),
+            DeviceClass::Unknown => Some(id_key.as_str()),
+        };
         let throttled = |e| {
             self.audit(now, AuditEvent::Throttled { account: account.as_ref().map(|a| a.id) });
             e
         };
-        // The address key counts failures after the fact (many people may sign in at once
-        // behind one address: counting their attempts first would turn a busy office away);
-        // the identifier keys count first.
-        let ip_state = self.store.throttle(&ip_key).await?;
-        let ip_wait = self.config.policy.throttle.wait(ip_state, now);
-        if ip_wait > Duration::ZERO {
-            return Err(throttled(LoginError::Throttled { retry_after: ip_wait.as_secs().max(1) }));
-        }
-        let counted = self
-            .admit_layered(
-                &pair_key,
-                &id_key,
-                self.config.policy.throttle_identifier,
-                passes_wide,
-                now,
-            )
+        // The address (every identifier) with its own generous policy — many people may sign
+        // in at once behind one address — counted first and refunded on success; then the
+        // address with this identifier; then the identifier from everywhere.
+        self.admit(&ip_key, self.config.policy.throttle_address, now).await.map_err(throttled)?;
+        let counted = match self
+            .admit_both(&pair_key, wide, self.config.policy.throttle_identifier, now)
             .await
-            .map_err(throttled)?;
-        let counted_all: Vec<&str> = counted.clone();
+        {
+            Ok(keys) => keys,
+            Err(e) => {
+                self.refund(&[&ip_key], now).await?;
+                return Err(throttled(e));
+            }
+        };
+        let mut counted_all: Vec<&str> = vec![&ip_key];
+        counted_all.extend(counted.iter().copied());
         let Some(account) = account else {
             // Same work as a real verification, same answer.
             if let Ok(pw) = pw {
@@ -244,7 +243,6 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                     return Err(pool_error(mfa_credentials::Error::Busy));
                 }
             }
-            self.fail(&ip_key, now).await?;
             self.audit(
                 now,
                 AuditEvent::LoginFailed { account: None, reason: FailureReason::UnknownIdentifier },
@@ -266,7 +264,6 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 return Err(pool_error(mfa_credentials::Error::Busy));
             }
             Err(_) => {
-                self.fail(&ip_key, now).await?;
                 self.audit_from(
                     now,
                     AuditEvent::LoginFailed {
@@ -279,10 +276,11 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             }
         };
         // A success: this identifier's counts start again; the address keeps its failures
-        // (others behind it may be guessing).
+        // (others behind it may be guessing), not this attempt.
         for key in &counted {
             self.store.update_throttle(key, |_| ThrottleState::default()).await?;
         }
+        self.refund(&[&ip_key], now).await?;
         if verified.rehash == Some(mfa_credentials::RehashReason::LegacyTruncated) {
             // Only the first 72 bytes were checked: keep the old hash, ask for a new password.
             warnings.push(Warning::PasswordChangeRequired);
@@ -295,7 +293,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 let _ = self.store.update_account(&updated).await;
             }
         }
-        self.after_password(&account, username_used, warnings, None, client, known, now).await
+        self.after_password(&account, username_used, warnings, None, client, device, now).await
     }
 
     pub(super) async fn rehash(&self, password: &str) -> Result<String, LoginError> {
@@ -330,9 +328,10 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         warnings: Vec<Warning>,
         step_up: Option<&Session>,
         client: &ClientInfo,
-        known: bool,
+        device: DeviceClass,
         now: SystemTime,
     ) -> Result<LoginStep, LoginError> {
+        let known = device == DeviceClass::Known;
         let (mut usable, unavailable) = self.usable(account, now).await?;
         let ever_had = self.ever_had_factor(account).await?;
         if let Some(s) = step_up {
@@ -413,6 +412,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             step_up: step_up.map(|s| s.id.clone()),
             client: SessionClient::of(client),
             known,
+            mailed: device == DeviceClass::Mailed,
             epoch: account.session_epoch,
             view: None,
         };
@@ -741,7 +741,8 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
     ) -> Result<(), LoginError> {
         let reset = |_| ThrottleState::default();
         let (pair, wide) = Self::mfa_keys(account, ip);
-        for key in [pair, wide, flow_key("mfa-cap", &used.to_string())] {
+        let (known, mailed) = (format!("{wide}:known"), format!("{wide}:mail"));
+        for key in [pair, wide, known, mailed, flow_key("mfa-cap", &used.to_string())] {
             self.store.update_throttle(&key, reset).await?;
         }
         // Codes by mail may go out again.
@@ -773,20 +774,49 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
     }
 
     /// Counts a second-factor attempt on `account` from `ip` before it is checked (see
-    /// [`Self::admit`] and [`Self::admit_layered`]): parallel attempts cannot outrun the
-    /// policy; an attacker who holds the password throttles their own address, never the
-    /// owner's known browser, and adds at most the free attempts to the account-wide key from
-    /// one address; at the hard limit nothing more is checked until the count decays.
+    /// [`Self::admit`]): on the account with this client's address, then on the account
+    /// from every address of the browser's class — one key for browsers of earlier sign-ins,
+    /// one for browsers a sign-in link vouched for, one for the rest — so that someone with
+    /// the password fills only the last, the owner's browsers meet their own, and parallel
+    /// attempts cannot outrun any of them. At the hard limit nothing more is checked until
+    /// the count decays.
     pub(super) async fn admit_mfa(
         &self,
         account: AccountId,
         ip: &str,
-        known: bool,
+        device: DeviceClass,
         now: SystemTime,
     ) -> Result<(), LoginError> {
         let (pair, wide) = Self::mfa_keys(account, ip);
-        self.admit_layered(&pair, &wide, self.config.policy.throttle_identifier, known, now)
-            .await
-            .map(|_| ())
+        let wide = match device {
+            DeviceClass::Known => format!("{wide}:known"),
+            DeviceClass::Mailed => format!("{wide}:mail"),
+            DeviceClass::Unknown => wide,
+        };
+        self.admit_both(&pair, Some(&wide), self.config.policy.throttle, now).await.map(|_| ())
+    }
+}
+
+/// Which kind of browser an attempt comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum DeviceClass {
+    /// No known-device token of the account.
+    Unknown,
+    /// A token from an earlier full sign-in.
+    Known,
+    /// A token a sign-in link made (the mailbox vouched for the browser).
+    Mailed,
+}
+
+impl DeviceClass {
+    /// The class a login flow recorded.
+    pub(super) fn of_flow(flow: &LoginFlow) -> Self {
+        if flow.known {
+            Self::Known
+        } else if flow.mailed {
+            Self::Mailed
+        } else {
+            Self::Unknown
+        }
     }
 }

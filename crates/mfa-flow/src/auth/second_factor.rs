@@ -1,5 +1,6 @@
 //! Login, second step: codes, WebAuthn assertions (and cloned keys), push approvals; finishing a login into a session.
 
+use super::login::DeviceClass;
 use super::*;
 
 impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
@@ -11,7 +12,8 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         now: SystemTime,
     ) -> Result<(LoginFlow, Account), LoginError> {
         let (flow, account) = self.take_login(flow_id, now).await?;
-        if let Err(e) = self.admit_mfa(account.id, &flow.client.ip, flow.known, now).await {
+        let device = DeviceClass::of_flow(&flow);
+        if let Err(e) = self.admit_mfa(account.id, &flow.client.ip, device, now).await {
             self.put_login(flow_id, &flow).await?;
             return Err(e);
         }

@@ -584,7 +584,8 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         if state.session != session.id {
             return Err(LoginError::FlowExpired);
         }
-        if let Err(e) = self.admit_mfa(session.account, &session.client.ip, false, now).await {
+        let (ip, device) = (&session.actor().ip, super::login::DeviceClass::Unknown);
+        if let Err(e) = self.admit_mfa(session.account, ip, device, now).await {
             // Not checked: the flow stays as it was.
             let expires = now + self.config.enrollment_ttl;
             self.store.put_flow(&key, &serde_json::to_vec(&state)?, expires).await?;
@@ -623,7 +624,8 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             return Err(LoginError::MethodUnavailable);
         }
         let account = self.account_of(session).await?;
-        self.admit_mfa(account.id, &session.client.ip, false, now).await?;
+        self.admit_mfa(account.id, &session.actor().ip, super::login::DeviceClass::Unknown, now)
+            .await?;
         let factor = self
             .store
             .factors(account.id)
@@ -635,7 +637,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             return Err(LoginError::WrongSecondFactor);
         }
         // The owner proved themselves: factors suspended for failures work again.
-        self.second_factor_succeeded(account.id, factor.id, &session.client.ip, now).await?;
+        self.second_factor_succeeded(account.id, factor.id, &session.actor().ip, now).await?;
         let kept = self
             .revoke(account.id, Some(session), RevocationReason::RecoveryCodeUsed, now)
             .await?

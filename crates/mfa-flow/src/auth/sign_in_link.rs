@@ -33,15 +33,13 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         let (id_key, _) = self.password_keys(&id, identifier, client);
         let ip = flow_key("link-ip", &crate::client_throttle_key(&client.ip));
         let target = flow_key("link-id", &id_key);
-        let state = self.admit(&ip, policy, now).await?;
-        if state.failures <= policy.free {
-            if let Err(e) = self.admit(&target, policy, now).await {
-                self.refund(&[&ip], now).await?;
-                return Err(e);
-            }
-        } else if policy.wait(self.store.throttle(&target).await?, now) > Duration::ZERO {
+        // Every request counts on its address and on its target (no mail bomb from one
+        // address, nor from many); whoever fills the target's key mails the owner links, so
+        // it cannot keep the owner from getting one.
+        self.admit(&ip, policy, now).await?;
+        if let Err(e) = self.admit(&target, policy, now).await {
             self.refund(&[&ip], now).await?;
-            return Err(LoginError::Throttled { retry_after: 1 });
+            return Err(e);
         }
         let account = match &id {
             Ok(LoginIdentifier::Email(e)) => {
@@ -58,10 +56,16 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             }
             Err(_) => None,
         };
-        let Some(account) = account else { return Ok(()) };
         let token = self.random_id();
-        let record = LinkRecord { account: account.id, epoch: account.session_epoch };
         let key = flow_key("signin-link", &TokenHash::of(&token).to_base64url());
+        let Some(account) = account else {
+            // The same store write as for an account (a record nobody can redeem: its token
+            // is never sent), so the time of the answer says nothing either.
+            let nobody = LinkRecord { account: AccountId(Uuid::nil()), epoch: u64::MAX };
+            self.store.put_flow(&key, &serde_json::to_vec(&nobody)?, now + LINK_TTL).await?;
+            return Ok(());
+        };
+        let record = LinkRecord { account: account.id, epoch: account.session_epoch };
         self.store.put_flow(&key, &serde_json::to_vec(&record)?, now + LINK_TTL).await?;
         let notice = Notice::SignInLink {
             product: self.config.product.clone(),
@@ -71,6 +75,21 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         // The answer is the same whether or not a mail went out.
         let _ = self.mailer.send(&account.email, &notice).await;
         Ok(())
+    }
+
+    /// Whether `token` (a known-device cookie) is one of an earlier full sign-in, still valid:
+    /// such a browser should keep it rather than trade it for a link's.
+    pub async fn is_signed_in_device(&self, token: &str, now: SystemTime) -> bool {
+        if token.is_empty() || token.len() > 128 {
+            return false;
+        }
+        let key = flow_key("kd", &TokenHash::of(token).to_base64url());
+        let Ok(Some(bytes)) = self.store.get_flow(&key, now).await else { return false };
+        let Ok(d) = serde_json::from_slice::<KnownDevice>(&bytes) else { return false };
+        if d.by_mail {
+            return false;
+        }
+        matches!(self.store.account(d.account).await, Ok(Some(a)) if a.session_epoch == d.epoch)
     }
 
     /// Opens a sign-in link: single use, within its lifetime, and only while the account's

@@ -25,17 +25,11 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         let canonical = self.config.canonicalizer.canonical(&email);
         let mailbox = TokenHash::of(&format!("mfa-signup\u{0}{}", canonical.as_str()));
         let mailbox = flow_key("signup-mbox", &mailbox.to_base64url());
-        // The address first; the mailbox counted only while the address is within its free
-        // sign-ups (one address cannot hold a mailbox's sign-up shut by trickling).
-        let state = self.admit(&ip, policy, now).await?;
-        if state.failures <= policy.free {
-            if let Err(e) = self.admit(&mailbox, policy, now).await {
-                self.refund(&[&ip], now).await?;
-                return Err(e);
-            }
-        } else if policy.wait(self.store.throttle(&mailbox).await?, now) > Duration::ZERO {
+        // Every sign-up counts on its address and on its target mailbox.
+        self.admit(&ip, policy, now).await?;
+        if let Err(e) = self.admit(&mailbox, policy, now).await {
             self.refund(&[&ip], now).await?;
-            return Err(LoginError::Throttled { retry_after: 1 });
+            return Err(e);
         }
         self.check_lookalike(&email)?;
         let hash = self.new_password_hash(password, email.as_typed(), None).await?;

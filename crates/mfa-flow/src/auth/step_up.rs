@@ -35,8 +35,11 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         let account = self.account_of(session).await?;
         // The stored session: what it enrolled is recorded there, not in the caller's copy.
         let session = self.stored_copy(session).await?;
+        // The browser's class comes from its own known-device cookie, not from holding the
+        // session: a stolen session cookie alone meets the shared key of unknown browsers.
+        let device = self.device_class(client, &account, now).await;
         let step = self
-            .after_password(&account, false, Vec::new(), Some(&session), client, true, now)
+            .after_password(&account, false, Vec::new(), Some(&session), client, device, now)
             .await?;
         match step {
             step @ LoginStep::Challenge(_) => Ok(step),

@@ -62,7 +62,11 @@ impl DevicePublicKey {
     /// [`DecodeError::Key`].
     pub fn new(alg: KeyAlgorithm, bytes: &[u8]) -> Result<Self, DecodeError> {
         let ok = match alg {
-            KeyAlgorithm::P256 => bytes.len() == 65 && bytes.first() == Some(&4),
+            KeyAlgorithm::P256 => {
+                bytes.len() == 65
+                    && bytes.first() == Some(&4)
+                    && p256::PublicKey::from_sec1_bytes(bytes).is_ok()
+            }
             KeyAlgorithm::Ed25519 => bytes.len() == 32,
         };
         if !ok {

@@ -672,6 +672,10 @@ impl PushServer {
         if req.device_id != device.id {
             return Err(PushError::WrongDevice);
         }
+        // The algorithm is fixed at enrollment (PROTOCOL.md): a rotation changes the key only.
+        if req.new_key.alg != device.key.alg {
+            return Err(DecodeError::Key.into());
+        }
         let new_key = DevicePublicKey::new(req.new_key.alg, &req.new_key.bytes)?;
         let input = rotate_input(&self.config.server, &device.id, &new_key, req.time);
         if !device.key.verify(&input, &req.old_signature)

@@ -439,3 +439,20 @@ fn percent(s: &str) -> String {
         })
         .collect()
 }
+
+/// A P-256 key that is not a point on the curve is refused when it arrives, not only when a
+/// signature fails to verify later; a rotation keeps the algorithm the device enrolled with.
+#[test]
+fn device_keys_are_points_on_the_curve_and_keep_their_algorithm() {
+    assert_eq!(
+        mfa_push::DevicePublicKey::new(KeyAlgorithm::P256, &[4; 65]).unwrap_err(),
+        mfa_push::DecodeError::Key
+    );
+    let w = world(KeyAlgorithm::P256);
+    let good = DeviceKey::generate(KeyAlgorithm::P256, &w.sys).unwrap().public_key();
+    assert!(mfa_push::DevicePublicKey::new(KeyAlgorithm::P256, good.as_bytes()).is_ok());
+    // A P-256 device rotating to an Ed25519 key (signed by both keys) is refused.
+    let ed = DeviceKey::generate(KeyAlgorithm::Ed25519, &w.sys).unwrap();
+    let req = w.phone.rotation_request(&ed, t(0), &w.sys).unwrap();
+    assert!(w.server.rotate(&w.record, &req, t(0)).is_err());
+}

@@ -115,6 +115,8 @@
       new FormData(form).forEach((v, k) => { body[k] = v; });
       form.querySelectorAll("input[type=checkbox]").forEach((c) => { body[c.name] = c.checked; });
       const data = await api(form.dataset.api, body);
+      // Held back by the throttle at sign-in: offer the sign-in link.
+      if (data.error === "err_throttled") document.querySelectorAll("details[data-link-offer]").forEach((d) => { d.open = true; });
       // A saved profile language becomes the page language.
       if (data.ok && form.dataset.after === "lang") return window.location.assign("/lang?to=" + encodeURIComponent(body.language) + "&back=/settings");
       follow(data, form);

@@ -769,3 +769,28 @@ async fn a_sign_in_link_is_mailed_and_redeemed_once() {
     assert_eq!(r["error"], "err_expired", "single use: {r}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A browser of an earlier sign-in keeps its known-device cookie when a sign-in link is used
+/// in it (perhaps someone else's link, for their own account): a link never trades a full
+/// cookie for a lesser one.
+#[tokio::test]
+async fn a_signed_in_browser_keeps_its_cookie_when_a_link_is_used() {
+    let (app, dir) = portal_with(&["--mfa-grace-days", "7"]).await;
+    let mut b = Browser::new(router(app)).await;
+    b.post("/api/signup", json!({"email": "keep@example.com", "password": PW})).await;
+    let r = b.post("/api/login", json!({"identifier": "keep@example.com", "password": PW})).await;
+    assert_eq!(r["authenticated"], true, "{r}");
+    let device = b.cookies.iter().find(|c| c.starts_with("known_device=")).cloned().unwrap();
+    b.post("/api/signup", json!({"email": "other@example.com", "password": PW})).await;
+    b.post("/api/login/link", json!({"identifier": "other@example.com"})).await;
+    let mail = outbox(&dir).pop().unwrap().replace("=\r\n", "").replace("=\n", "");
+    let at = mail.find("sign-in-link=3D").map(|i| i + "sign-in-link=3D".len()).unwrap();
+    let token: String = mail[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let r = b.post("/api/login/link/redeem", json!({"token": token})).await;
+    assert_eq!((r["ok"].as_bool(), r["kept"].as_bool()), (Some(true), Some(true)), "{r}");
+    assert_eq!(b.cookies.iter().find(|c| c.starts_with("known_device=")), Some(&device));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -345,12 +345,31 @@ proptest! {
         }
     }
 
+    /// Any stored string is a typed refusal — never a panic, never a success for a password
+    /// nobody hashed.
     #[test]
     fn arbitrary_stored_strings_never_panic(s in "\\PC{0,120}", t in "\\$(argon2(id|i|d)|2[abxy])\\$[ -~]{0,100}") {
         let h = fast();
-        let _ = h.verify(&pw("x"), &s);
-        let _ = h.verify(&pw("x"), &t);
-        let _ = h.needs_rehash(&t);
+        for stored in [&s, &t] {
+            let r = h.verify(&pw("x"), stored);
+            prop_assert!(
+                matches!(
+                    r,
+                    Err(Error::MalformedHash(_)
+                        | Error::UnsupportedAlgorithm
+                        | Error::ParamsOutOfBounds
+                        | Error::UnknownPepper
+                        | Error::PasswordMismatch)
+                ),
+                "{stored:?}: {r:?}"
+            );
+        }
+        if let Err(e) = h.needs_rehash(&t) {
+            prop_assert!(
+                matches!(e, Error::MalformedHash(_) | Error::UnsupportedAlgorithm | Error::ParamsOutOfBounds | Error::UnknownPepper),
+                "{t:?}: {e:?}"
+            );
+        }
     }
 }
 

@@ -170,10 +170,19 @@ proptest! {
         prop_assert_eq!(set.remaining(), 9);
     }
 
+    /// Any input is a typed refusal or a well-formed value; never a panic.
     #[test]
     fn recovery_parsers_never_panic(s in "\\PC{0,80}") {
-        let _ = normalize(&s);
-        let _ = RecoveryCodeSet::from_stored(&s);
-        let _ = RecoveryCodeSet::from_stored(&format!("rc1$1${s}"));
+        match normalize(&s) {
+            Ok(code) => prop_assert!(code.iter().all(u8::is_ascii_alphanumeric), "{code:?}"),
+            Err(e) => prop_assert_eq!(e, Error::RecoveryCodeMalformed),
+        }
+        for stored in [s.clone(), format!("rc1$1${s}")] {
+            match RecoveryCodeSet::from_stored(&stored) {
+                // A set that parses stores back to what it was read from.
+                Ok(set) => prop_assert_eq!(set.to_stored(), stored),
+                Err(e) => prop_assert_eq!(e, Error::RecoveryCodeSetMalformed),
+            }
+        }
     }
 }

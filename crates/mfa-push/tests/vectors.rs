@@ -14,6 +14,9 @@ fn documented() -> Vec<(String, String)> {
         .collect()
 }
 
+/// The vectors of PROTOCOL.md, recomputed by this crate. This checks that the document and the
+/// code agree; the independent check that the document is implementable by others is the
+/// Python interop suite (`.ci/interop/push.py`, PyPI `cryptography`).
 #[test]
 fn protocol_md_vectors_are_what_the_crate_computes() {
     let doc = documented();

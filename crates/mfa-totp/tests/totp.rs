@@ -62,7 +62,12 @@ fn rfc4226_appendix_d() {
         Profile::DEFAULT,
     );
     for (counter, want) in codes.iter().enumerate() {
-        assert_eq!(c.code_at(at(counter as u64 * 30)).as_str(), *want, "counter {counter}");
+        let t = at(counter as u64 * 30);
+        assert_eq!(c.code_at(t).as_str(), *want, "counter {counter}");
+        // The crate's own verification accepts it, at exactly that step, once.
+        let step = c.verify(want, t, Window::DEFAULT, None).unwrap();
+        assert_eq!(step.0, counter as u64, "counter {counter}");
+        assert_eq!(c.verify(want, t, Window::DEFAULT, Some(step.0)), Err(VerifyError::Replayed));
     }
 }
 
@@ -278,13 +283,34 @@ proptest! {
         prop_assert_eq!(c.verify(&code, at(t + later), Window::DEFAULT, Some(step.0)), Err(VerifyError::Replayed));
     }
 
-    /// Arbitrary input is a typed error or a success, never a panic.
+    /// Arbitrary input is the typed error its shape calls for, or a success only for the
+    /// right code; never a panic.
     #[test]
     fn arbitrary_input(input in any::<String>()) {
         let c = TotpCredential::new(TotpSecret::from_bytes(&[1; 20]).unwrap(), Profile::DEFAULT);
-        let _ = c.verify(&input, at(1_800_000_000), Window::DEFAULT, None);
-        let _ = import_uri(&input);
-        let _ = TotpSecret::from_base32(&input);
+        let now = at(1_800_000_000);
+        let digits: String = input.chars().filter(|ch| !ch.is_whitespace()).collect();
+        match c.verify(&input, now, Window::DEFAULT, None) {
+            Ok(step) => {
+                let code = c.code_at(at(step.0 * 30));
+                prop_assert_eq!(code.as_str(), digits.as_str());
+            }
+            Err(VerifyError::Empty) => prop_assert!(digits.is_empty()),
+            Err(VerifyError::NotDigits) => prop_assert!(!digits.chars().all(|ch| ch.is_ascii_digit())),
+            Err(VerifyError::WrongLength { expected }) => {
+                prop_assert_eq!(expected, 6);
+                prop_assert!(digits.chars().count() != 6 || !digits.is_ascii());
+            }
+            Err(VerifyError::Mismatch) => prop_assert_eq!(digits.len(), 6),
+            Err(other) => prop_assert!(false, "{other:?}"),
+        }
+        // Parsers: a success is a usable value.
+        if let Ok(imported) = import_uri(&input) {
+            prop_assert!(input.starts_with("otpauth://"), "{imported:?}");
+        }
+        if let Ok(secret) = TotpSecret::from_base32(&input) {
+            prop_assert_eq!(TotpSecret::from_base32(&secret.to_base32()).unwrap(), secret);
+        }
     }
 
     /// base32 out and in.

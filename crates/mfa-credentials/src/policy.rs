@@ -227,8 +227,13 @@ impl PasswordPolicy {
         if n > self.max_chars {
             return Err(PolicyViolation::TooLong { max: self.max_chars });
         }
-        let lower = password.expose_normalized().to_lowercase();
-        if self.blocklist.contains(&lower) {
+        // Compared without what a person cannot see or would not count: default-ignorable
+        // characters (zero-width spaces, joiners, soft hyphens …), leading and trailing
+        // space, runs of spaces — and once more without any space at all, so that
+        // " password", "pass word" and "password\u{200B}" meet the blocklist as "password".
+        let lower = comparable(&password.expose_normalized().to_lowercase());
+        let squashed_pw: String = lower.chars().filter(|c| !c.is_whitespace()).collect();
+        if self.blocklist.contains(&lower) || self.blocklist.contains(&squashed_pw) {
             return Err(PolicyViolation::Common);
         }
         let email_local = ctx.email.map(|e| e.rsplit_once('@').map_or(e, |(l, _)| l));
@@ -242,10 +247,14 @@ impl PasswordPolicy {
         ];
         for (word, kind) in words {
             let Some(word) = word else { continue };
-            let word: String = word.nfkc().collect::<String>().to_lowercase();
+            let word = comparable(&word.nfkc().collect::<String>().to_lowercase());
             let squashed: String = word.chars().filter(|c| !c.is_whitespace()).collect();
             for w in [word.as_str(), squashed.as_str()] {
-                let hit = if w.chars().count() >= 4 { lower.contains(w) } else { lower == w };
+                let hit = if w.chars().count() >= 4 {
+                    lower.contains(w) || squashed_pw.contains(w)
+                } else {
+                    lower == w || squashed_pw == w
+                };
                 if !w.is_empty() && hit {
                     return Err(PolicyViolation::ContainsContext(kind));
                 }
@@ -253,6 +262,48 @@ impl PasswordPolicy {
         }
         Ok(())
     }
+}
+
+/// `s` as compared with the blocklist and context words: default-ignorable code points
+/// removed, whitespace trimmed and each run of it made one space.
+fn comparable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for word in s.split(char::is_whitespace) {
+        let word: String = word.chars().filter(|c| !default_ignorable(*c)).collect();
+        if word.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&word);
+    }
+    out
+}
+
+/// Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt, Unicode 16): drawn as
+/// nothing, so a password that differs from a listed one only by them is that password.
+const fn default_ignorable(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x00AD
+            | 0x034F
+            | 0x061C
+            | 0x115F..=0x1160
+            | 0x17B4..=0x17B5
+            | 0x180B..=0x180F
+            | 0x200B..=0x200F
+            | 0x202A..=0x202E
+            | 0x2060..=0x206F
+            | 0x3164
+            | 0xFE00..=0xFE0F
+            | 0xFEFF
+            | 0xFFA0
+            | 0xFFF0..=0xFFF8
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0000..=0xE0FFF
+    )
 }
 
 #[cfg(test)]
@@ -304,6 +355,43 @@ mod tests {
         assert_eq!(check("xx ryuko.konaka yy"), ctxerr(ContextWord::Email));
         assert_eq!(check("my ryu20231130 !!"), ctxerr(ContextWord::Username));
         assert!(check("glacier tulip 42 orbit").is_ok());
+    }
+
+    /// What a person cannot see, or would not count, does not hide a listed password or a
+    /// context word: spaces around or inside, zero-width and other default-ignorable
+    /// characters. A real passphrase with spaces stays fine.
+    #[test]
+    fn invisible_differences_do_not_hide_a_listed_password() {
+        let p = PasswordPolicy::new(PasswordRole::MultiFactor);
+        let ctx = PasswordContext {
+            service_name: Some("Elements Portal"),
+            email: Some("ryuko.konaka@example.com"),
+            username: None,
+        };
+        let check = |s: &str| p.check(&Password::new(s).unwrap(), &ctx);
+        for common in [
+            " password",
+            "password ",
+            "pass word",
+            "pass  word",
+            "password\u{200B}",
+            "pa\u{00AD}ssword",
+            "\u{FEFF}password\u{2060}",
+            "iloveyou\u{FE0F}",
+            "1q2w 3e4r 5t",
+        ] {
+            assert_eq!(check(common), Err(PolicyViolation::Common), "{common:?}");
+        }
+        assert_eq!(
+            check("my elements\u{200B}portal pw"),
+            Err(PolicyViolation::ContainsContext(ContextWord::ServiceName))
+        );
+        assert_eq!(
+            check("xx ryuko.\u{200D}konaka yy"),
+            Err(PolicyViolation::ContainsContext(ContextWord::Email))
+        );
+        assert!(check("glacier  tulip 42 orbit ").is_ok());
+        assert_eq!(comparable("  a \u{200B} b  "), "a b");
     }
 
     #[test]

@@ -385,7 +385,7 @@ impl Default for Policy {
             mfa: MfaRequirement::default(),
             step_up: StepUpPolicy::default(),
             throttle_identifier: ThrottlePolicy { free: 20, ..ThrottlePolicy::default() },
-            throttle_address: ThrottlePolicy { free: 100, ..ThrottlePolicy::default() },
+            throttle_address: ThrottlePolicy { free: 200, ..ThrottlePolicy::default() },
             throttle_signup: ThrottlePolicy { free: 10, ..ThrottlePolicy::default() },
             throttle: ThrottlePolicy::default(),
             sessions: SessionPolicy::default(),

@@ -193,7 +193,13 @@ impl EmailAddress {
             if local.is_ascii() { Cow::Borrowed(local) } else { Cow::Owned(local.nfc().collect()) };
         check_local(&local)?;
         let (domain_ascii, domain_unicode) = parse_domain(domain, options)?;
-        let total = local.len() + 1 + domain_ascii.as_str().len();
+        // The longer of the address and its canonical (case-folded) form must fit.
+        let local_len = if local.is_ascii() {
+            local.len()
+        } else {
+            local.len().max(crate::canonical::fold(&local).len())
+        };
+        let total = local_len + 1 + domain_ascii.as_str().len();
         if total > MAX_ADDRESS_OCTETS {
             return Err(AddressError::TooLong(total));
         }
@@ -324,6 +330,15 @@ fn check_local(local: &str) -> Result<(), AddressError> {
     }
     if local.len() > MAX_LOCAL_OCTETS {
         return Err(AddressError::LocalPartTooLong(local.len()));
+    }
+    // Its canonical (case-folded) form must fit as well: folding can lengthen a character
+    // (`Ⱦ`, 2 bytes, folds to `ⱦ`, 3), and a canonical form that is no address would break
+    // the identity the store keys on.
+    if !local.is_ascii() {
+        let folded = crate::canonical::fold(local).len();
+        if folded > MAX_LOCAL_OCTETS {
+            return Err(AddressError::LocalPartTooLong(folded));
+        }
     }
     Ok(())
 }

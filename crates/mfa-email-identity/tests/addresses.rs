@@ -215,3 +215,19 @@ fn lookalikes_hidden_by_case_folding_are_flagged() {
         assert!(!assess(&a).is_suspicious(), "{fine}: {:?}", assess(&a));
     }
 }
+
+/// An address whose case-folded form would be too long is refused, so that every canonical
+/// form is an address again (found by the fuzzer: `Ⱦ` folds from 2 bytes to 3).
+#[test]
+fn a_local_part_that_folds_past_64_bytes_is_refused() {
+    let local = format!("{}\u{23E}", "a".repeat(62));
+    assert_eq!(local.len(), 64);
+    assert_eq!(
+        EmailAddress::parse(&format!("{local}@example.com")),
+        Err(AddressError::LocalPartTooLong(65))
+    );
+    let fits = format!("{}\u{23E}", "a".repeat(61));
+    let a = EmailAddress::parse(&format!("{fits}@example.com")).unwrap();
+    let canonical = Canonicalizer::new().canonical(&a);
+    assert!(EmailAddress::parse(canonical.as_str()).is_ok());
+}

@@ -195,6 +195,21 @@ fn render(page: &impl Template) -> Response {
     }
 }
 
+/// A page that needs a session and shows only its template.
+fn signed_in_page<T: Template>(
+    app: &Shared,
+    headers: &HeaderMap,
+    session: Option<Session>,
+    title_key: &str,
+    page: impl FnOnce(Layout) -> T,
+) -> Response {
+    let ctx = Ctx::new(app, headers, session);
+    if let Err(r) = ctx.require() {
+        return r;
+    }
+    render(&page(ctx.layout(title_key, &json!({}))))
+}
+
 async fn root(MaybeSession(s): MaybeSession) -> Response {
     Redirect::to(if s.is_some() { "/settings" } else { "/login" }).into_response()
 }
@@ -373,11 +388,7 @@ async fn page_stepup(
     headers: HeaderMap,
     MaybeSession(s): MaybeSession,
 ) -> Response {
-    let ctx = Ctx::new(&app, &headers, s);
-    if let Err(r) = ctx.require() {
-        return r;
-    }
-    render(&StepUpPage { layout: ctx.layout("second_factor", &json!({})) })
+    signed_in_page(&app, &headers, s, "second_factor", |layout| StepUpPage { layout })
 }
 
 /// One factor as the methods page lists it.
@@ -505,11 +516,7 @@ async fn page_totp(
     headers: HeaderMap,
     MaybeSession(s): MaybeSession,
 ) -> Response {
-    let ctx = Ctx::new(&app, &headers, s);
-    if let Err(r) = ctx.require() {
-        return r;
-    }
-    render(&TotpPage { layout: ctx.layout("totp_title", &json!({})) })
+    signed_in_page(&app, &headers, s, "totp_title", |layout| TotpPage { layout })
 }
 
 #[derive(Deserialize)]
@@ -553,11 +560,7 @@ async fn page_push(
     headers: HeaderMap,
     MaybeSession(s): MaybeSession,
 ) -> Response {
-    let ctx = Ctx::new(&app, &headers, s);
-    if let Err(r) = ctx.require() {
-        return r;
-    }
-    render(&PushPage { layout: ctx.layout("push", &json!({})) })
+    signed_in_page(&app, &headers, s, "push", |layout| PushPage { layout })
 }
 
 #[derive(Template)]
@@ -595,11 +598,7 @@ async fn page_recovery(
     headers: HeaderMap,
     MaybeSession(s): MaybeSession,
 ) -> Response {
-    let ctx = Ctx::new(&app, &headers, s);
-    if let Err(r) = ctx.require() {
-        return r;
-    }
-    render(&RecoveryPage { layout: ctx.layout("recovery_title", &json!({})) })
+    signed_in_page(&app, &headers, s, "recovery_title", |layout| RecoveryPage { layout })
 }
 
 /// A signed-in browser in the settings dialog.
@@ -763,11 +762,7 @@ async fn page_offer(
     headers: HeaderMap,
     MaybeSession(s): MaybeSession,
 ) -> Response {
-    let ctx = Ctx::new(&app, &headers, s);
-    if let Err(r) = ctx.require() {
-        return r;
-    }
-    render(&OfferPage { layout: ctx.layout("biometric_key", &json!({})) })
+    signed_in_page(&app, &headers, s, "biometric_key", |layout| OfferPage { layout })
 }
 
 #[derive(Deserialize)]

@@ -70,6 +70,36 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         Ok(())
     }
 
+    /// The account a sign-in identifier names, and whether it was found by a legacy username.
+    /// An email-shaped legacy username counts as a username only when an account has it: an
+    /// unknown address must meet the same answer as a known one, whatever the username
+    /// policy says.
+    pub(super) async fn account_for<E>(
+        &self,
+        id: &Result<LoginIdentifier, E>,
+    ) -> Result<(Option<Account>, bool), LoginError> {
+        Ok(match id {
+            Ok(LoginIdentifier::Email(e)) => {
+                let canonical = self.config.canonicalizer.canonical(e);
+                match self.store.account_by_email(&canonical).await? {
+                    Some(a) => (Some(a), false),
+                    None => match id.as_ref().ok().and_then(LoginIdentifier::legacy_username) {
+                        Some(u) => {
+                            let a = self.store.account_by_username(u.normalized()).await?;
+                            let found = a.is_some();
+                            (a, found)
+                        }
+                        None => (None, false),
+                    },
+                }
+            }
+            Ok(LoginIdentifier::Username(u)) => {
+                (self.store.account_by_username(u.normalized()).await?, true)
+            }
+            Err(_) => (None, false),
+        })
+    }
+
     /// Which kind of browser an attempt comes from, for the keys shared by every address.
     pub(super) async fn device_class(
         &self,
@@ -142,30 +172,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         let pw = Password::new(password).map_err(|_| LoginError::InvalidCredentials);
         let id = LoginIdentifier::classify(identifier);
         let (id_key, pair_key) = self.password_keys(&id, identifier, client);
-        let (account, username_used) = match &id {
-            Ok(LoginIdentifier::Email(e)) => {
-                let by_email =
-                    self.store.account_by_email(&self.config.canonicalizer.canonical(e)).await?;
-                match by_email {
-                    Some(a) => (Some(a), false),
-                    // An email-shaped legacy username of an existing account. Only a found
-                    // one counts as a username sign-in: an unknown address must meet the
-                    // same answer as a known one, whatever the username policy says.
-                    None => match id.as_ref().ok().and_then(LoginIdentifier::legacy_username) {
-                        Some(u) => {
-                            let a = self.store.account_by_username(u.normalized()).await?;
-                            let found = a.is_some();
-                            (a, found)
-                        }
-                        None => (None, false),
-                    },
-                }
-            }
-            Ok(LoginIdentifier::Username(u)) => {
-                (self.store.account_by_username(u.normalized()).await?, true)
-            }
-            Err(_) => (None, false),
-        };
+        let (account, username_used) = self.account_for(&id).await?;
         let mut warnings = Vec::new();
         if username_used {
             let decision = self.config.policy.usernames.decide(now);
@@ -525,17 +532,8 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         if flow_id.is_empty() || flow_id.len() > 128 {
             return Err(LoginError::FlowExpired);
         }
-        let bytes = self
-            .store
-            .get_flow(&flow_key("login", flow_id), now)
-            .await?
-            .ok_or(LoginError::FlowExpired)?;
-        let flow: LoginFlow =
-            serde_json::from_slice(&bytes).map_err(|_| LoginError::FlowExpired)?;
-        if unix(now) >= flow.expires {
-            return Err(LoginError::FlowExpired);
-        }
-        flow.view.ok_or(LoginError::FlowExpired)
+        let bytes = self.store.get_flow(&flow_key("login", flow_id), now).await?;
+        read_login(bytes, now)?.view.ok_or(LoginError::FlowExpired)
     }
 
     pub(super) fn enrollable(&self, now: SystemTime) -> Vec<FactorKind> {
@@ -557,16 +555,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         id: &str,
         now: SystemTime,
     ) -> Result<(LoginFlow, Account), LoginError> {
-        let bytes = self
-            .store
-            .take_flow(&flow_key("login", id), now)
-            .await?
-            .ok_or(LoginError::FlowExpired)?;
-        let flow: LoginFlow =
-            serde_json::from_slice(&bytes).map_err(|_| LoginError::FlowExpired)?;
-        if unix(now) >= flow.expires {
-            return Err(LoginError::FlowExpired);
-        }
+        let flow = read_login(self.store.take_flow(&flow_key("login", id), now).await?, now)?;
         let account = self.store.account(flow.account).await?.ok_or(LoginError::FlowExpired)?;
         if account.session_epoch != flow.epoch {
             // The account's sessions were revoked since the password was checked.
@@ -741,8 +730,10 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
     ) -> Result<(), LoginError> {
         let reset = |_| ThrottleState::default();
         let (pair, wide) = Self::mfa_keys(account, ip);
-        let (known, mailed) = (format!("{wide}:known"), format!("{wide}:mail"));
-        for key in [pair, wide, known, mailed, flow_key("mfa-cap", &used.to_string())] {
+        let [unknown, known, mailed] =
+            [DeviceClass::Unknown, DeviceClass::Known, DeviceClass::Mailed]
+                .map(|d| d.mfa_key(&wide));
+        for key in [pair, unknown, known, mailed, flow_key("mfa-cap", &used.to_string())] {
             self.store.update_throttle(&key, reset).await?;
         }
         // Codes by mail may go out again.
@@ -788,13 +779,19 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         now: SystemTime,
     ) -> Result<(), LoginError> {
         let (pair, wide) = Self::mfa_keys(account, ip);
-        let wide = match device {
-            DeviceClass::Known => format!("{wide}:known"),
-            DeviceClass::Mailed => format!("{wide}:mail"),
-            DeviceClass::Unknown => wide,
-        };
+        let wide = device.mfa_key(&wide);
         self.admit_both(&pair, Some(&wide), self.config.policy.throttle, now).await.map(|_| ())
     }
+}
+
+/// A stored login flow, live at `now`.
+fn read_login(bytes: Option<Vec<u8>>, now: SystemTime) -> Result<LoginFlow, LoginError> {
+    let bytes = bytes.ok_or(LoginError::FlowExpired)?;
+    let flow: LoginFlow = serde_json::from_slice(&bytes).map_err(|_| LoginError::FlowExpired)?;
+    if unix(now) >= flow.expires {
+        return Err(LoginError::FlowExpired);
+    }
+    Ok(flow)
 }
 
 /// Which kind of browser an attempt comes from.
@@ -809,6 +806,15 @@ pub(super) enum DeviceClass {
 }
 
 impl DeviceClass {
+    /// The account-wide second-factor key of this class, from the unknown browsers' key.
+    fn mfa_key(self, unknown: &str) -> String {
+        match self {
+            Self::Unknown => unknown.to_owned(),
+            Self::Known => format!("{unknown}:known"),
+            Self::Mailed => format!("{unknown}:mail"),
+        }
+    }
+
     /// The class a login flow recorded.
     pub(super) fn of_flow(flow: &LoginFlow) -> Self {
         if flow.known {

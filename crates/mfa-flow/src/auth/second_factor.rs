@@ -253,8 +253,14 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 }
                 self.second_factor_passed(&flow, &account, &f, now).await
             }
-            Some(ChallengeState::FraudReported) => {
-                self.audit(now, AuditEvent::PushFraudReported { account: account.id });
+            Some(
+                state @ (ChallengeState::FraudReported
+                | ChallengeState::Denied
+                | ChallengeState::NumberMismatch),
+            ) => {
+                if state == ChallengeState::FraudReported {
+                    self.audit(now, AuditEvent::PushFraudReported { account: account.id });
+                }
                 self.audit(
                     now,
                     AuditEvent::LoginFailed {
@@ -262,27 +268,9 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                         reason: FailureReason::PushDenied,
                     },
                 );
-                // A denial (or a wrong number) is a failed second factor: counted on the
-                // account (from the signing-in client's address) and against the phone's
-                // own cap.
-                let (pair, wide) = Self::mfa_keys(account.id, &flow.client.ip);
-                self.fail(&pair, now).await?;
-                self.fail(&wide, now).await?;
-                self.count_factor_failure(account.id, push_factor, now).await?;
-                self.put_login(flow_id, &LoginFlow { active: Active::None, ..flow }).await?;
-                Err(LoginError::PushDenied)
-            }
-            Some(ChallengeState::Denied | ChallengeState::NumberMismatch) => {
-                self.audit(
-                    now,
-                    AuditEvent::LoginFailed {
-                        account: Some(account.id),
-                        reason: FailureReason::PushDenied,
-                    },
-                );
-                // A denial (or a wrong number) is a failed second factor: counted on the
-                // account (from the signing-in client's address) and against the phone's
-                // own cap.
+                // A denial, a wrong number or a fraud report is a failed second factor:
+                // counted on the account (from the signing-in client's address) and against
+                // the phone's own cap.
                 let (pair, wide) = Self::mfa_keys(account.id, &flow.client.ip);
                 self.fail(&pair, now).await?;
                 self.fail(&wide, now).await?;

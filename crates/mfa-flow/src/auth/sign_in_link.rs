@@ -41,21 +41,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             self.refund(&[&ip], now).await?;
             return Err(e);
         }
-        let account = match &id {
-            Ok(LoginIdentifier::Email(e)) => {
-                match self.store.account_by_email(&self.config.canonicalizer.canonical(e)).await? {
-                    Some(a) => Some(a),
-                    None => match id.as_ref().ok().and_then(LoginIdentifier::legacy_username) {
-                        Some(u) => self.store.account_by_username(u.normalized()).await?,
-                        None => None,
-                    },
-                }
-            }
-            Ok(LoginIdentifier::Username(u)) => {
-                self.store.account_by_username(u.normalized()).await?
-            }
-            Err(_) => None,
-        };
+        let (account, _) = self.account_for(&id).await?;
         let token = self.random_id();
         let key = flow_key("signin-link", &TokenHash::of(&token).to_base64url());
         let Some(account) = account else {

@@ -3,13 +3,14 @@
 // key (internal) through the real pages, logs out and logs in with each, then changes the
 // email address on the settings page. Screenshots of the key pages go to $SCREENSHOTS.
 import { chromium } from "playwright-core";
-import { mkdtempSync, mkdirSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const base = process.env.PORTAL_URL;
 const shots = process.env.SCREENSHOTS;
 const newEmail = process.env.NEW_EMAIL;
+const maildir = process.env.MAILDIR;
 mkdirSync(shots, { recursive: true });
 const email = "browser@example.com";
 const password = "correct horse battery staple";
@@ -56,12 +57,32 @@ async function login() {
 
 function step(name) { console.log(`browser: ${name}`); }
 
+// The code of the sign-up confirmation that reached the SMTP server for `to`.
+async function mailedCode(to) {
+  for (let i = 0; i < 100; i++) {
+    for (const f of readdirSync(join(maildir, "new"))) {
+      const m = readFileSync(join(maildir, "new", f), "utf8").replace(/=\r?\n/g, "");
+      const code = m.includes(`To: ${to}`) && m.match(/<strong>(\d{6})<\/strong>/);
+      if (code) return code[1];
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no confirmation code reached ${to}`);
+}
+
 // Sign up, log in: the portal requires a second factor, so it sends us to enroll one.
 await page.goto(`${base}/signup`);
 await page.fill("input[name=email]", email);
 await page.fill("input[name=password]", password);
 await submit("form[data-api='/api/signup']");
+// The address is confirmed with the mailed code, typed in the same page.
+await page.locator("form[data-signup-code]").waitFor({ state: "visible" });
+await page.fill("input[name=code]", await mailedCode(email));
+await page.screenshot({ path: join(shots, "00-confirm-address.png"), fullPage: true });
+await submit("form[data-signup-code]");
 await page.waitForURL(`${base}/login`);
+if (!(await page.locator(".message").isVisible())) throw new Error("the login page does not say the address is confirmed");
+step("signed up; address confirmed with the mailed code");
 await login();
 await page.waitForURL(`${base}/mfa`);
 await page.screenshot({ path: join(shots, "01-forced-enrollment.png"), fullPage: true });

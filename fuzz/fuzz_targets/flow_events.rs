@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     rt.block_on(async {
         let e = test_auth(AuthConfig::new("Fuzz"), ChangeMode::Immediate, 1);
         let client = ClientInfo::default();
-        e.auth.sign_up("f@example.com", PW, &mfa_flow::ClientInfo::default(), at(0)).await.unwrap();
+        e.sign_up("f@example.com", PW, &mfa_flow::ClientInfo::default(), at(0)).await.unwrap();
         let Ok(LoginStep::MustEnroll { session, .. }) = e.auth.login("f@example.com", PW, &client, at(0)).await else { panic!() };
         let en = e.auth.begin_totp(&session, at(0)).await.unwrap();
         let app = TotpApp::scan(&en.uri).unwrap();

@@ -168,6 +168,11 @@ impl<S: Store, M: Mailer, P: PushSender> Api<S, M, P> {
                 (jar, axum::Json(body)).into_response()
             }
             LoginStep::Waiting => axum::Json(json!({"ok": true, "waiting": true})).into_response(),
+            LoginStep::ResetPassword(grant) => {
+                let jar = jar.add(self.removal(LOGIN_COOKIE));
+                let body = json!({"ok": true, "reset_password": grant.expose_secret()});
+                (jar, axum::Json(body)).into_response()
+            }
             _ => ApiError::from(LoginError::Internal).into_response(),
         }
     }
@@ -248,7 +253,12 @@ macro_rules! routes {
 
 routes! {
     get "/session" session Public [] "The session as a page needs it: signed in or not, its assurance, and the CSRF token to send back.";
-    post "/signup" signup Public [body::SignUp] "Creates an account (the same answer whether or not the address already has one; its owner is mailed).";
+    post "/signup" signup Public [body::SignUp] "Starts a sign-up: mails the address a code and a link that create the account (the same answer whether or not the address already has one; its owner is mailed instead).";
+    post "/signup/confirm" signup_confirm Public [body::Code] "Confirms a sign-up with the mailed code (the sign-up's flow and the code): the account is created.";
+    post "/signup/confirm-link" signup_confirm_link Public [body::LinkPassword] "Confirms a sign-up with its mailed link's token and the password chosen at sign-up: the account is created.";
+    post "/password/forgot" password_forgot Public [body::ForgotPassword] "Mails a password-reset link to the account with this address, if any (the same answer either way).";
+    post "/password/reset/redeem" password_reset_redeem Public [body::Token] "Opens a password-reset link: answers a second-factor challenge like a sign-in (its success is reset_password, never a session), or reset_password at once for an account without factors.";
+    post "/password/reset" password_reset Public [body::ResetPassword] "Sets the new password with the grant of reset_password; every session and known device ends. Sign in afterwards.";
     post "/login" login Public [body::Login] "Step one of a sign-in: identifier and password. Answers a challenge (a second factor to give), must_enroll, or authenticated.";
     get "/login" pending_login Public [] "The sign-in in progress (named by the login cookie): what to ask for, the alternatives, what cannot be used and why.";
     post "/login/code" login_code Public [body::Code] "A code for the sign-in in progress (authenticator app, email code, recovery code).";
@@ -304,6 +314,10 @@ async fn localize(State(l): State<Localizer>, req: Request, next: Next) -> Respo
 #[allow(clippy::disallowed_methods)] // The HTTP layer is where the time of a request is read.
 fn now() -> std::time::SystemTime {
     std::time::SystemTime::now()
+}
+
+fn unix_seconds(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 fn ok(body: Value) -> Response {
@@ -425,6 +439,26 @@ pub(crate) mod body {
     pub(crate) struct Token {
         pub(crate) token: String,
     }
+
+    /// `POST /signup/confirm-link`.
+    #[derive(Deserialize, ToSchema)]
+    pub(crate) struct LinkPassword {
+        pub(crate) token: String,
+        pub(crate) password: String,
+    }
+
+    /// `POST /password/forgot`.
+    #[derive(Deserialize, ToSchema)]
+    pub(crate) struct ForgotPassword {
+        pub(crate) email: String,
+    }
+
+    /// `POST /password/reset`.
+    #[derive(Deserialize, ToSchema)]
+    pub(crate) struct ResetPassword {
+        pub(crate) grant: String,
+        pub(crate) password: String,
+    }
 }
 
 type R = Result<Response, ApiError>;
@@ -455,12 +489,71 @@ async fn signup<S: Store, M: Mailer, P: PushSender>(
     ApiJson(b): ApiJson<body::SignUp>,
 ) -> R {
     let client = api.client(ip, &headers);
-    match api.auth.sign_up(&b.email, &b.password, &client, now()).await {
-        // An address that has an account: its owner was told by mail; the answer is the
-        // same as for a new account, so sign-up reveals no one.
-        Ok(_) | Err(LoginError::AccountExists) => Ok(ok(json!({"ok": true}))),
+    // An address that has an account gets the same answer (its owner was told by mail), so
+    // sign-up reveals no one.
+    let started = api.auth.sign_up(&b.email, &b.password, &client, now()).await?;
+    Ok(ok(json!({
+        "ok": true, "flow": started.flow,
+        "code_expires": unix_seconds(started.code_expires),
+        "expires": unix_seconds(started.expires),
+    })))
+}
+
+/// The answer to a confirmed sign-up.
+fn confirmed(r: Result<mfa_flow::Account, LoginError>) -> R {
+    match r {
+        Ok(a) => Ok(ok(json!({"ok": true, "email": a.email.as_typed()}))),
+        // Whoever confirms holds the mailbox (or its code): they may know it has an account.
+        Err(LoginError::AccountExists) => Err(ApiError::account_exists()),
         Err(e) => Err(e.into()),
     }
+}
+
+async fn signup_confirm<S: Store, M: Mailer, P: PushSender>(
+    State(api): State<Api<S, M, P>>,
+    ApiJson(b): ApiJson<body::Code>,
+) -> R {
+    confirmed(api.auth.confirm_sign_up_code(&b.flow, &b.code, now()).await)
+}
+
+async fn signup_confirm_link<S: Store, M: Mailer, P: PushSender>(
+    State(api): State<Api<S, M, P>>,
+    ApiJson(b): ApiJson<body::LinkPassword>,
+) -> R {
+    confirmed(api.auth.confirm_sign_up_link(&b.token, &b.password, now()).await)
+}
+
+async fn password_forgot<S: Store, M: Mailer, P: PushSender>(
+    State(api): State<Api<S, M, P>>,
+    ip: ClientAddr,
+    headers: HeaderMap,
+    ApiJson(b): ApiJson<body::ForgotPassword>,
+) -> R {
+    let client = api.client(ip, &headers);
+    api.auth.begin_password_reset(&b.email, &client, now()).await?;
+    Ok(ok(json!({"ok": true})))
+}
+
+async fn password_reset_redeem<S: Store, M: Mailer, P: PushSender>(
+    State(api): State<Api<S, M, P>>,
+    ip: ClientAddr,
+    headers: HeaderMap,
+    ApiJson(b): ApiJson<body::Token>,
+) -> R {
+    let client = api.client(ip, &headers);
+    let step = api.auth.redeem_password_reset(&b.token, &client, now()).await?;
+    Ok(api.answer(step))
+}
+
+async fn password_reset<S: Store, M: Mailer, P: PushSender>(
+    State(api): State<Api<S, M, P>>,
+    ip: ClientAddr,
+    headers: HeaderMap,
+    ApiJson(b): ApiJson<body::ResetPassword>,
+) -> R {
+    let client = api.client(ip, &headers);
+    api.auth.complete_password_reset(&b.grant, &b.password, &client, now()).await?;
+    Ok(ok(json!({"ok": true})))
 }
 
 async fn login<S: Store, M: Mailer, P: PushSender>(

@@ -7,7 +7,7 @@
 use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use mfa_flow::LoginError;
+use mfa_flow::{LinkProblem, LoginError};
 
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +109,16 @@ impl ApiError {
         Self::new(StatusCode::REQUEST_TIMEOUT, "err_timeout", "The request took too long.")
     }
 
+    /// A confirmation for an address that has an account meanwhile: sign in.
+    #[must_use]
+    pub const fn account_exists() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "err_account_exists",
+            "This address already has an account. Please sign in.",
+        )
+    }
+
     /// No route here.
     #[must_use]
     pub const fn not_found() -> Self {
@@ -173,6 +183,22 @@ impl From<LoginError> for ApiError {
                 (S::BAD_REQUEST, "err_last_factor", "You cannot remove your last second factor.")
             }
             LoginError::AccountExists => (S::OK, "ok", "Check your mail."),
+            LoginError::Link(problem) => {
+                let (code, message) = match problem {
+                    LinkProblem::Used => ("err_link_used", "This link has already been used."),
+                    LinkProblem::Expired => ("err_link_expired", "This link has expired."),
+                    LinkProblem::Superseded => {
+                        ("err_link_superseded", "A later change has replaced this link.")
+                    }
+                    _ => ("err_link_unknown", "This link is not valid."),
+                };
+                (S::BAD_REQUEST, code, message)
+            }
+            LoginError::RecoveryNeedsSupport => (
+                S::FORBIDDEN,
+                "err_recovery_support",
+                "This account cannot be recovered by email alone. Please contact support.",
+            ),
             LoginError::NotSignedIn => (S::UNAUTHORIZED, "err_login_required", "Please log in."),
             LoginError::ProofRequired => (
                 S::FORBIDDEN,

@@ -17,7 +17,7 @@ use http_body_util::BodyExt as _;
 use mfa_axum::{CsrfChecked, Enrolling, Fresh, Hardening, SessionSource, Sessions, SignedIn};
 use mfa_email_identity::ChangeMode;
 use mfa_flow::{AuthConfig, ClientInfo, LoginStep};
-use mfa_testkit::{TestAuth, TotpApp, test_auth};
+use mfa_testkit::{TestAuth, TotpApp, sign_up_confirmed, test_auth};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
@@ -86,7 +86,7 @@ impl Client {
 /// An account with an authenticator app, made through `Auth` itself.
 async fn account(auth: &TestAuth, email: &str) -> TotpApp {
     let now = SystemTime::now();
-    auth.sign_up(email, PW, &ClientInfo::default(), now).await.unwrap();
+    sign_up_confirmed(auth, email, PW, &ClientInfo::default(), now).await.unwrap();
     let LoginStep::MustEnroll { session, .. } =
         auth.login(email, PW, &ClientInfo::default(), now).await.unwrap()
     else {
@@ -167,7 +167,9 @@ async fn sign_in_sets_the_cookie_and_the_extractors_see_the_session() {
 #[tokio::test]
 async fn an_enrollment_only_session_may_enroll_and_nothing_else() {
     let auth = env();
-    auth.sign_up("new@example.com", PW, &ClientInfo::default(), SystemTime::now()).await.unwrap();
+    sign_up_confirmed(&auth, "new@example.com", PW, &ClientInfo::default(), SystemTime::now())
+        .await
+        .unwrap();
     let mut c = Client { app: app_router(&auth), cookies: Vec::new() };
     let (status, r) =
         c.post("/auth/login", json!({"identifier": "new@example.com", "password": PW})).await;

@@ -321,6 +321,12 @@ impl EmailChange {
         Self { config }
     }
 
+    /// The configured mode.
+    #[must_use]
+    pub const fn current_mode(&self) -> ChangeMode {
+        self.config.mode
+    }
+
     /// Starts a change. `is_taken` is asked whether the new canonical address belongs to
     /// another account (a hint for a clear message; the store's unique claim is what holds).
     ///

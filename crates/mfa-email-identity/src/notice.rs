@@ -122,6 +122,58 @@ pub enum Notice {
         /// Until when it works.
         expires: SystemTime,
     },
+    /// To the address a new account was signed up with: the code to type on the sign-up page,
+    /// or the link to open. The account exists only once one of them is used.
+    ConfirmSignUp {
+        /// The product name.
+        product: String,
+        /// The code, digits only.
+        code: String,
+        /// When the code stops working.
+        code_expires: SystemTime,
+        /// The confirmation link (holds a single-use token).
+        link: String,
+        /// When the link stops working.
+        expires: SystemTime,
+    },
+    /// "Forgot password": the link that starts a password reset (a second factor or a
+    /// recovery code is asked for after it).
+    PasswordResetLink {
+        /// The product name.
+        product: String,
+        /// The link (holds a single-use token).
+        link: String,
+        /// When it stops working.
+        expires: SystemTime,
+    },
+    /// To an address that already belongs to an account, when another account asked to make
+    /// it its login: nothing changed (the requester saw the same answer as for a free
+    /// address).
+    AddressInUse {
+        /// The product name.
+        product: String,
+        /// Where to log in.
+        login_link: String,
+    },
+    /// To the address that stopped being the login because a revert link of an earlier
+    /// change was used: every session ended.
+    EmailChangeUndone {
+        /// The product name.
+        product: String,
+        /// The address that logs in again, masked.
+        restored_hint: String,
+        /// When.
+        at: SystemTime,
+    },
+    /// The operator reset the account's sign-in methods after verifying the person (the
+    /// "lost everything" support path): every method and recovery code is gone, every
+    /// session ended, and a new method must be set up at the next sign-in.
+    FactorsResetBySupport {
+        /// The product name.
+        product: String,
+        /// When.
+        at: SystemTime,
+    },
     /// A one-time login code sent by email (the email second factor).
     EmailOneTimeCode {
         /// The product name.
@@ -370,6 +422,11 @@ impl Notice {
             Self::EmailOneTimeCode { .. } => "email-one-time-code",
             Self::AccountExists { .. } => "account-exists",
             Self::SignInLink { .. } => "sign-in-link",
+            Self::ConfirmSignUp { .. } => "confirm-sign-up",
+            Self::PasswordResetLink { .. } => "password-reset-link",
+            Self::AddressInUse { .. } => "address-in-use",
+            Self::EmailChangeUndone { .. } => "email-change-undone",
+            Self::FactorsResetBySupport { .. } => "factors-reset-by-support",
             Self::FactorAdded { .. } => "factor-added",
             Self::FactorRemoved { .. } => "factor-removed",
             Self::FactorReinstated { .. } => "factor-reinstated",
@@ -395,6 +452,11 @@ impl Notice {
             | Self::EmailChangeReverted { product, .. }
             | Self::AccountExists { product, .. }
             | Self::SignInLink { product, .. }
+            | Self::ConfirmSignUp { product, .. }
+            | Self::PasswordResetLink { product, .. }
+            | Self::AddressInUse { product, .. }
+            | Self::EmailChangeUndone { product, .. }
+            | Self::FactorsResetBySupport { product, .. }
             | Self::EmailOneTimeCode { product, .. }
             | Self::FactorAdded { product, .. }
             | Self::FactorRemoved { product, .. }
@@ -665,8 +727,116 @@ impl Notice {
                     )
                 }
             }
+            Self::ConfirmSignUp { product, code, code_expires, link, expires } => {
+                let p = clean(product);
+                if ja {
+                    (
+                        format!("{p}メールアドレスの確認"),
+                        vec![
+                            Block::Para(format!(
+                                "{p}アカウントの作成を完了するには、{}までに登録ページで次のコードを入力してください:",
+                                at(code_expires)
+                            )),
+                            Block::Code(clean(code)),
+                            Block::Para(format!(
+                                "または、{}までに次のリンクを開き、登録時に設定したパスワードを入力してください:",
+                                at(expires)
+                            )),
+                            Block::Link(clean(link)),
+                            Block::Para(
+                                "お心当たりがない場合は、このメールを無視してください。アカウントは作成されません。"
+                                    .to_owned(),
+                            ),
+                        ],
+                    )
+                } else {
+                    (
+                        format!("{p}: confirm your email address"),
+                        vec![
+                            Block::Para(format!(
+                                "To finish creating your {p} account, type this code on the sign-up page before {}:",
+                                at(code_expires)
+                            )),
+                            Block::Code(clean(code)),
+                            Block::Para(format!(
+                                "or open this link before {} and enter the password you chose:",
+                                at(expires)
+                            )),
+                            Block::Link(clean(link)),
+                            Block::Para(
+                                "If you did not sign up, ignore this message: no account will be created."
+                                    .to_owned(),
+                            ),
+                        ],
+                    )
+                }
+            }
+            Self::PasswordResetLink { product, link, expires } => {
+                let p = clean(product);
+                if ja {
+                    (
+                        format!("{p}パスワードの再設定"),
+                        vec![
+                            Block::Para(format!(
+                                "{p}アカウントのパスワードの再設定が求められました。次のリンクを開いて新しいパスワードを設定してください。ログイン方法（またはリカバリーコード）による確認も必要です:"
+                            )),
+                            Block::Link(clean(link)),
+                            Block::Para(format!("{}まで、一度だけ使用できます。", at(expires))),
+                            Block::Para(
+                                "お心当たりがない場合は、このメールを無視してください。パスワードは変更されていません。"
+                                    .to_owned(),
+                            ),
+                        ],
+                    )
+                } else {
+                    (
+                        format!("{p}: reset your password"),
+                        vec![
+                            Block::Para(format!(
+                                "Someone asked to reset the password of your {p} account. Open this link to choose a new one; your sign-in method (or a recovery code) is asked for too:"
+                            )),
+                            Block::Link(clean(link)),
+                            Block::Para(format!("It works once, until {}.", at(expires))),
+                            Block::Para(
+                                "If this was not you, ignore this message: your password has not changed."
+                                    .to_owned(),
+                            ),
+                        ],
+                    )
+                }
+            }
+            Self::AddressInUse { product, login_link } => {
+                let p = clean(product);
+                if ja {
+                    (
+                        format!("{p}メールアドレスの使用が試みられました"),
+                        vec![
+                            Block::Para(format!(
+                                "{p}の別のアカウントで、このメールアドレスをログインに使用する変更が求められました。このメールアドレスは既にあなたのアカウントで使用されているため、何も変更されていません。"
+                            )),
+                            Block::Link(clean(login_link)),
+                            Block::Para(
+                                "お心当たりがない場合は、このメールを無視してください。".to_owned(),
+                            ),
+                        ],
+                    )
+                } else {
+                    (
+                        format!("{p}: someone tried to use your email address"),
+                        vec![
+                            Block::Para(format!(
+                                "Someone signed in to another {p} account asked to make this address its login. The address already belongs to your account, so nothing changed."
+                            )),
+                            Block::Link(clean(login_link)),
+                            Block::Para("If this was not you, ignore this message.".to_owned()),
+                        ],
+                    )
+                }
+            }
             Self::FactorAdded { .. }
             | Self::FactorRemoved { .. }
+            | Self::EmailChangeUndone { .. }
+            | Self::FactorsResetBySupport { .. }
             | Self::FactorReinstated { .. }
             | Self::PasswordChanged { .. }
             | Self::PasswordReset { .. }
@@ -768,6 +938,45 @@ fn security_notice(notice: &Notice, format: NoticeFormat) -> (String, Vec<Block>
                 )
             }
         }
+        Notice::EmailChangeUndone { restored_hint, at, .. } => {
+            let h = clean(restored_hint);
+            if ja {
+                (
+                    format!("{p}このメールアドレスではログインできなくなりました"),
+                    format!(
+                        "以前のメールアドレスに送られたリンクにより、{p}アカウントのログイン用メールアドレスが {h} に戻されました。このメールアドレスではログインできなくなり、すべてのログインは終了しました。"
+                    ),
+                    at,
+                )
+            } else {
+                (
+                    format!("{p}: this address no longer logs in"),
+                    format!(
+                        "The link sent to the previous address of your {p} account changed its login back to {h}. This address no longer logs in, and every signed-in browser and device was signed out."
+                    ),
+                    at,
+                )
+            }
+        }
+        Notice::FactorsResetBySupport { at, .. } => {
+            if ja {
+                (
+                    format!("{p}ログイン方法がサポートによりリセットされました"),
+                    format!(
+                        "ご本人確認のうえ、サポートが{p}アカウントのログイン方法とリカバリーコードをすべて削除しました。すべてのログインは終了しました。次回ログイン時に、メールアドレスを確認してから新しいログイン方法を設定してください。"
+                    ),
+                    at,
+                )
+            } else {
+                (
+                    format!("{p}: your sign-in methods were reset by support"),
+                    format!(
+                        "After verifying your identity, support removed every sign-in method and recovery code of your {p} account. Every signed-in browser and device was signed out. At your next sign-in, confirm your email address, then set up a new sign-in method."
+                    ),
+                    at,
+                )
+            }
+        }
         Notice::PasswordReset { at, .. } => {
             if ja {
                 (
@@ -792,7 +1001,7 @@ fn security_notice(notice: &Notice, format: NoticeFormat) -> (String, Vec<Block>
                 (
                     format!("{p}リカバリーコードが使用されました"),
                     format!(
-                        "{p}アカウントへのログインにリカバリーコードが使用されました。残りは{remaining}個です。ほかのログインはすべて終了しました。"
+                        "{p}アカウントへのログインにリカバリーコードが使用されました。残りは{remaining}個です。ほかのログインはすべて終了しました。残りが少なくなったら、セキュリティ設定で新しいコードを発行してください。"
                     ),
                     at,
                 )
@@ -800,7 +1009,7 @@ fn security_notice(notice: &Notice, format: NoticeFormat) -> (String, Vec<Block>
                 (
                     format!("{p}: a recovery code was used"),
                     format!(
-                        "A recovery code was used to sign in to your {p} account; {remaining} remain. Every other signed-in browser and device was signed out."
+                        "A recovery code was used to sign in to your {p} account; {remaining} remain. Every other signed-in browser and device was signed out. When few remain, make a new set in your security settings."
                     ),
                     at,
                 )

@@ -97,6 +97,29 @@ pub enum AuditEvent {
         /// The account.
         account: AccountId,
     },
+    /// A sign-up confirmed its address: the account was created.
+    SignUpConfirmed {
+        /// The account.
+        account: AccountId,
+    },
+    /// "Forgot password" mailed a reset link to the account.
+    PasswordResetRequested {
+        /// The account.
+        account: AccountId,
+    },
+    /// The password was reset through recovery (mailbox and a second factor or recovery
+    /// code, or the mailbox alone for an account without any factor).
+    PasswordReset {
+        /// The account.
+        account: AccountId,
+    },
+    /// The operator reset every factor of the account (support path).
+    FactorsResetBySupport {
+        /// The account.
+        account: AccountId,
+        /// Factors removed.
+        removed: usize,
+    },
     /// An email change started.
     EmailChangeStarted {
         /// The account.

@@ -32,9 +32,11 @@ use crate::{
 
 mod email_change;
 mod enroll;
+mod links;
 mod login;
 mod notify;
 mod push;
+mod recovery;
 mod second_factor;
 mod sessions;
 mod settings;
@@ -42,10 +44,13 @@ mod sign_in_link;
 mod signup;
 mod step_up;
 
+pub use links::LinkProblem;
+pub use recovery::ResetGrant;
 use sessions::KnownDevice;
 pub use sessions::{
     EnrollmentProof, RevocationReason, Session, SessionClient, SessionId, SessionView,
 };
+pub use signup::SignUpStarted;
 
 /// Settings of the flows.
 #[derive(Debug, Clone)]
@@ -72,6 +77,16 @@ pub struct AuthConfig {
     /// A security notice about the same change to the same address is not repeated within
     /// this window (default 1 hour): a burst of sign-ins from one new browser sends one mail.
     pub notice_repeat_window: Duration,
+    /// How long a sign-up waits for its address to be confirmed (default 24 hours); the
+    /// mailed code lives as long as the email codes' issuer says.
+    pub signup_ttl: Duration,
+    /// The page that confirms a sign-up by its link; the mail links to it with
+    /// `#token=…` appended (a fragment: never sent to a server, nor kept in its logs).
+    pub signup_confirm_url: String,
+    /// How long a "forgot password" link works (default 1 hour).
+    pub password_reset_ttl: Duration,
+    /// The page that opens a "forgot password" link; the mail links to it with `#token=…`.
+    pub password_reset_url: String,
 }
 
 impl AuthConfig {
@@ -89,6 +104,10 @@ impl AuthConfig {
             known_device_ttl: Duration::from_secs(90 * 24 * 3600),
             login_url: String::new(),
             notice_repeat_window: Duration::from_secs(3600),
+            signup_ttl: Duration::from_secs(24 * 3600),
+            signup_confirm_url: String::new(),
+            password_reset_ttl: Duration::from_secs(3600),
+            password_reset_url: String::new(),
         }
     }
 }
@@ -331,6 +350,9 @@ pub enum LoginStep {
     SteppedUp(Session),
     /// A push is still waiting for the phone.
     Waiting,
+    /// A password reset proved what it needs ([`Auth::redeem_password_reset`]): set the new
+    /// password with [`Auth::complete_password_reset`].
+    ResetPassword(ResetGrant),
 }
 
 /// Why a login step failed. The variants a client sees for an unknown identifier and a
@@ -392,12 +414,29 @@ pub enum LoginError {
     /// enrolling a new one.
     #[error("confirm your email address or use a recovery code first")]
     ProofRequired,
+    /// A mailed link did nothing, and why.
+    #[error("{}", link_problem_text(*.0))]
+    Link(LinkProblem),
+    /// Recovery by mail alone would bypass the account's second factor, and none of its
+    /// methods (nor a recovery code) can be used: only the operator's support path resets
+    /// it.
+    #[error("this account can only be recovered with support's help")]
+    RecoveryNeedsSupport,
     /// Storage failed.
     #[error(transparent)]
     Store(StoreError),
     /// An internal failure (a worker lost, a sealed secret that does not open).
     #[error("internal error")]
     Internal,
+}
+
+const fn link_problem_text(p: LinkProblem) -> &'static str {
+    match p {
+        LinkProblem::Unknown => "the link is not valid",
+        LinkProblem::Used => "the link has already been used",
+        LinkProblem::Expired => "the link has expired",
+        LinkProblem::Superseded => "a later change has replaced this link",
+    }
 }
 
 impl From<StoreError> for LoginError {
@@ -452,6 +491,10 @@ struct LoginFlow {
     /// What the login page shows for the method in progress (for a page rendered later).
     #[serde(default)]
     view: Option<ChallengeView>,
+    /// A password reset (opened by a mailed link) rather than a sign-in: its success is a
+    /// grant to set a new password, never a session.
+    #[serde(default)]
+    reset: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -734,6 +777,11 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
     /// The store.
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    /// The mailer.
+    pub fn mailer(&self) -> &M {
+        &self.mailer
     }
 
     /// The configuration.

@@ -60,10 +60,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub use audit::{AuditEvent, AuditSink, FailureReason, NoAudit};
 pub use auth::{
     Assurance, Auth, AuthConfig, Authenticated, ChallengeView, ClientInfo, EmailChangeStarted,
-    Enrolled, EnrollmentProof, FactorPlan, FactorStatus, LoginError, LoginStep, MethodView, Prompt,
-    PushEnrollmentStatus, RequiredAction, RevocationReason, RngSource, Services, Session,
-    SessionClient, SessionId, SessionToken, SessionView, TotpEnrollment, Unavailable,
-    UnavailableFactor, Warning, plan_second_factor,
+    Enrolled, EnrollmentProof, FactorPlan, FactorStatus, LinkProblem, LoginError, LoginStep,
+    MethodView, Prompt, PushEnrollmentStatus, RequiredAction, ResetGrant, RevocationReason,
+    RngSource, Services, Session, SessionClient, SessionId, SessionToken, SessionView,
+    SignUpStarted, TotpEnrollment, Unavailable, UnavailableFactor, Warning, plan_second_factor,
 };
 pub use model::{
     Account, AccountId, Factor, FactorData, FactorId, FactorKind, ProfileFields, Suspension,

@@ -62,6 +62,18 @@ impl Outbox {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
+    /// The code and the link token of the last sign-up confirmation mailed to `to`.
+    #[must_use]
+    pub fn last_confirmation(&self, to: &str) -> Option<(String, String)> {
+        self.sent().into_iter().rev().find_map(|(a, n)| match n {
+            Notice::ConfirmSignUp { code, link, .. } if a.as_typed() == to => {
+                let token = link.rsplit_once("#token=").map(|(_, t)| t.to_owned())?;
+                Some((code, token))
+            }
+            _ => None,
+        })
+    }
+
     /// The last notice to `to`.
     #[must_use]
     pub fn last_to(&self, to: &str) -> Option<Notice> {
@@ -201,6 +213,20 @@ impl TestEnv {
         })
     }
 
+    /// Signs up and confirms the address with the code that arrived, as the owner would.
+    ///
+    /// # Errors
+    /// The flow's error.
+    pub async fn sign_up(
+        &self,
+        email: &str,
+        password: &str,
+        client: &mfa_flow::ClientInfo,
+        now: SystemTime,
+    ) -> Result<mfa_flow::Account, mfa_flow::LoginError> {
+        sign_up_confirmed(&self.auth, email, password, client, now).await
+    }
+
     /// Proves the mailbox for an enrollment-only session whose account had a second factor,
     /// the way its owner would: asks for a code and types the one that arrived.
     ///
@@ -223,6 +249,24 @@ impl TestEnv {
             self.last_code(account.email.as_typed()).ok_or(mfa_flow::LoginError::Internal)?;
         self.auth.confirm_enrollment_proof(session, &flow, &code, now).await
     }
+}
+
+/// Signs up through `auth` and confirms the address with the code its mailer (an
+/// [`Outbox`]) received, as the owner of the mailbox would: an account made the way a user
+/// makes one.
+///
+/// # Errors
+/// The flow's error (`LoginError::Internal` when no confirmation mail arrived).
+pub async fn sign_up_confirmed(
+    auth: &TestAuth,
+    email: &str,
+    password: &str,
+    client: &mfa_flow::ClientInfo,
+    now: SystemTime,
+) -> Result<mfa_flow::Account, mfa_flow::LoginError> {
+    let started = auth.sign_up(email, password, client, now).await?;
+    let code = auth.mailer().last_confirmation(email).ok_or(mfa_flow::LoginError::Internal)?;
+    auth.confirm_sign_up_code(&started.flow, &code.0, now).await
 }
 
 /// A test environment with `config` (the product name "Example Portal").

@@ -24,7 +24,7 @@ fn env() -> TestEnv {
 
 /// An account with an authenticator app (and its recovery codes).
 async fn user(e: &TestEnv, email: &str) -> (TotpApp, Vec<String>) {
-    e.auth.sign_up(email, PW, &ClientInfo::default(), at(0)).await.unwrap();
+    e.sign_up(email, PW, &ClientInfo::default(), at(0)).await.unwrap();
     let LoginStep::MustEnroll { session, .. } =
         e.auth.login(email, PW, &client("203.0.113.7"), at(0)).await.unwrap()
     else {
@@ -206,10 +206,10 @@ async fn sign_ups_are_throttled_per_address_and_per_mailbox() {
     let one_ip = client("192.0.2.44");
     for i in 0..free {
         let email = format!("bulk{i}@example.com");
-        e.auth.sign_up(&email, PW, &one_ip, at(10)).await.unwrap();
+        e.sign_up(&email, PW, &one_ip, at(10)).await.unwrap();
     }
     assert!(matches!(
-        e.auth.sign_up("one-more@example.com", PW, &one_ip, at(10)).await.unwrap_err(),
+        e.sign_up("one-more@example.com", PW, &one_ip, at(10)).await.unwrap_err(),
         LoginError::Throttled { .. }
     ));
     // One mailbox from many addresses: taken or not, the same answers.
@@ -220,7 +220,7 @@ async fn sign_ups_are_throttled_per_address_and_per_mailbox() {
             let c = client(&format!("203.0.113.{i}"));
             // Two days on: the first loop's counts have decayed; bulk0 is still taken.
             let t = at(20 + 48 * 3600);
-            seq.push(e.auth.sign_up(target, PW, &c, t).await.err().map(|e| match e {
+            seq.push(e.sign_up(target, PW, &c, t).await.err().map(|e| match e {
                 LoginError::AccountExists => "ok".to_owned(),
                 other => format!("{other:?}"),
             }));

@@ -50,7 +50,7 @@ proptest! {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
             let e = test_auth(AuthConfig::new("Example Portal"), ChangeMode::Immediate, 9);
-            let account = e.auth.sign_up("p@example.com", PW, &ClientInfo::default(), at(0)).await.unwrap();
+            let account = e.sign_up("p@example.com", PW, &ClientInfo::default(), at(0)).await.unwrap();
             let sms = Factor {
                 id: FactorId(Uuid::from_u128(5)), account: account.id, kind: FactorKind::Sms,
                 name: "sms".into(), created: mfa_testkit::T0, last_used: None, version: 1,

@@ -6,7 +6,8 @@
 use mfa_email_identity::{ChangeMode, Notice};
 use mfa_flow::{
     AuditEvent, AuthConfig, ClientInfo, EnrollmentProof, Factor, FactorData, FactorId, FactorKind,
-    LoginError, LoginStep, Prompt, RetirementReason, Session, SessionId, Store, Unavailable,
+    LinkProblem, LoginError, LoginStep, Prompt, RetirementReason, Session, SessionId, Store,
+    Unavailable,
 };
 use mfa_testkit::{TestEnv, TotpApp, at, test_auth};
 use webauthn_authenticator_rs::WebauthnAuthenticator as _;
@@ -40,7 +41,7 @@ fn notices_to(e: &TestEnv, to: &str, kind: &str) -> usize {
 
 /// Signs up, enrolls TOTP in the forced enrollment, logs in with it; the signed-in result.
 async fn user(e: &TestEnv, email: &str, t: u64) -> (TotpApp, mfa_flow::Authenticated, Vec<String>) {
-    e.auth.sign_up(email, PW, &ClientInfo::default(), at(t)).await.unwrap();
+    e.sign_up(email, PW, &ClientInfo::default(), at(t)).await.unwrap();
     let LoginStep::MustEnroll { session, .. } =
         e.auth.login(email, PW, &owner(), at(t)).await.unwrap()
     else {
@@ -78,8 +79,7 @@ async fn login_totp(
 #[tokio::test]
 async fn the_password_alone_cannot_take_an_sms_only_account() {
     let e = env();
-    let account =
-        e.auth.sign_up("victim@example.com", PW, &ClientInfo::default(), at(0)).await.unwrap();
+    let account = e.sign_up("victim@example.com", PW, &ClientInfo::default(), at(0)).await.unwrap();
     e.auth.store().add_factor(&sms(account.id)).await.unwrap();
     // The attacker knows the password.
     let LoginStep::MustEnroll { session, session_token, .. } =
@@ -165,8 +165,7 @@ async fn the_password_alone_cannot_take_an_sms_only_account() {
 #[tokio::test]
 async fn the_owner_proves_the_mailbox_and_the_new_factor_is_not_a_step_up() {
     let e = env();
-    let account =
-        e.auth.sign_up("owner@example.com", PW, &ClientInfo::default(), at(0)).await.unwrap();
+    let account = e.sign_up("owner@example.com", PW, &ClientInfo::default(), at(0)).await.unwrap();
     e.auth.store().add_factor(&sms(account.id)).await.unwrap();
     let LoginStep::MustEnroll { session, .. } =
         e.auth.login("owner@example.com", PW, &owner(), at(10)).await.unwrap()
@@ -370,7 +369,7 @@ async fn sessions_time_out_by_assurance_and_reads_never_extend_them() {
         LoginError::NotSignedIn
     );
     // An enrollment-only session lives 15 minutes.
-    e.auth.sign_up("new@example.com", PW, &ClientInfo::default(), at(0)).await.unwrap();
+    e.sign_up("new@example.com", PW, &ClientInfo::default(), at(0)).await.unwrap();
     let LoginStep::MustEnroll { session_token, .. } =
         e.auth.login("new@example.com", PW, &owner(), at(0)).await.unwrap()
     else {
@@ -1004,7 +1003,7 @@ async fn a_pending_email_change_and_a_pending_login_die_with_a_revocation() {
     let token = confirm_link.split("token=").nth(1).unwrap();
     assert_eq!(
         e.auth.confirm_email_change(token, at(132)).await.unwrap_err(),
-        LoginError::FlowExpired
+        LoginError::Link(LinkProblem::Superseded)
     );
     assert_eq!(
         e.auth.submit_code(&pending.flow, &app.code(at(160)), at(160)).await.unwrap_err(),
@@ -1036,7 +1035,7 @@ async fn factor_names_are_bounded() {
 async fn one_ipv6_64_is_one_throttle() {
     // Wrong passwords from many addresses of one /64 are counted together.
     let e = env();
-    e.auth.sign_up("v6@example.com", PW, &ClientInfo::default(), at(0)).await.unwrap();
+    e.sign_up("v6@example.com", PW, &ClientInfo::default(), at(0)).await.unwrap();
     let mut throttled = false;
     for i in 0..12u16 {
         let c = client(&format!("2001:db8:1:2::{i:x}"), "x");

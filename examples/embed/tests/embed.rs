@@ -13,7 +13,7 @@ use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt as _;
 use mfa_email_identity::ChangeMode;
 use mfa_flow::{AuthConfig, ClientInfo, LoginStep};
-use mfa_testkit::{TotpApp, test_auth};
+use mfa_testkit::{TotpApp, sign_up_confirmed, test_auth};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
@@ -45,7 +45,7 @@ async fn the_embedded_app_protects_its_pages() {
     let auth = Arc::new(test_auth(AuthConfig::new("Embed"), ChangeMode::Immediate, 4).auth);
     // An account with an authenticator app.
     let now = SystemTime::now();
-    auth.sign_up("e@example.com", PW, &ClientInfo::default(), now).await.unwrap();
+    sign_up_confirmed(&auth, "e@example.com", PW, &ClientInfo::default(), now).await.unwrap();
     let LoginStep::MustEnroll { session, .. } =
         auth.login("e@example.com", PW, &ClientInfo::default(), now).await.unwrap()
     else {

@@ -91,9 +91,74 @@ pub fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
             "メールアドレスを変更しました。新しいメールアドレスでログインしてください。",
             "Your email address was changed. Log in with the new address from now on.",
         ),
-        "email_reverted" => {
-            ("メールアドレスを元に戻しました。", "Your email address was restored.")
+        "email_reverted" => (
+            "メールアドレスを元に戻し、すべてのログインを終了しました。変更した人はパスワードを知っている可能性があります。今すぐパスワードを再設定してください。",
+            "Your email address was restored and every session was ended. Whoever changed it may know your password: reset it now.",
+        ),
+        "email_revert_title" => ("メールアドレスを元に戻す", "Restore your email address"),
+        "email_revert_help" => (
+            "このボタンを押すと、ログイン用メールアドレスがこのメールアドレスに戻り、すべてのログインが終了します。",
+            "Pressing the button makes this address the login again and ends every session.",
+        ),
+        "email_confirm_help" => (
+            "このボタンを押すと、このメールアドレスがログイン用メールアドレスになります。",
+            "Pressing the button makes this address the login address.",
+        ),
+        "signup_code_help" => (
+            "確認コードをメールで送りました。コードを入力するか、メールのリンクを開いてください。",
+            "We mailed you a confirmation code. Type it here, or open the link in the mail.",
+        ),
+        "signup_confirm" => ("メールアドレスを確認", "Confirm your email address"),
+        "signup_link_help" => (
+            "アカウントの作成を完了するには、登録時に設定したパスワードを入力してください。",
+            "To finish creating your account, enter the password you chose when you signed up.",
+        ),
+        "signup_confirmed" => (
+            "メールアドレスを確認しました。ログインしてください。",
+            "Your email address is confirmed. Please log in.",
+        ),
+        "forgot_password" => ("パスワードをお忘れの場合", "Forgot your password?"),
+        "forgot_help" => (
+            "アカウントのメールアドレスを入力してください。パスワード再設定用のリンクを送ります。その後、認証方法（またはリカバリーコード）による確認が必要です。",
+            "Enter your account's email address and we will mail you a link to reset your password. Your sign-in method (or a recovery code) is asked for after it.",
+        ),
+        "forgot_send" => ("再設定用リンクを送る", "Email me a reset link"),
+        "forgot_sent" => (
+            "アカウントがあれば、再設定用リンクを送りました。メールを確認してください。",
+            "If there is an account, a reset link is on its way. Check your mail.",
+        ),
+        "reset_title" => ("パスワードの再設定", "Reset your password"),
+        "reset_help" => (
+            "続けると、このアカウントの認証方法（またはリカバリーコード）による確認に進みます。",
+            "Continue to confirm with your sign-in method (or a recovery code).",
+        ),
+        "reset_done" => (
+            "パスワードを再設定し、すべてのログインを終了しました。新しいパスワードでログインしてください。",
+            "Your password was reset and every session was ended. Log in with the new password.",
+        ),
+        "err_link_unknown" => (
+            "このリンクは無効です。メールのリンク全体を開いたか確認してください。",
+            "This link is not valid. Check that you opened the whole link from the mail.",
+        ),
+        "err_link_used" => {
+            ("このリンクは既に使用されています。", "This link has already been used.")
         }
+        "err_link_expired" => (
+            "このリンクの有効期限が切れています。もう一度やり直してください。",
+            "This link has expired. Please start again.",
+        ),
+        "err_link_superseded" => (
+            "このリンクは、その後の変更によって無効になりました。",
+            "A later change has replaced this link.",
+        ),
+        "err_account_exists" => (
+            "このメールアドレスのアカウントは既にあります。ログインしてください。",
+            "This address already has an account. Please log in.",
+        ),
+        "err_recovery_support" => (
+            "このアカウントはメールだけでは復旧できません。サポートにお問い合わせください。",
+            "This account cannot be recovered by email alone. Please contact support.",
+        ),
         "second_factor" => ("追加の認証", "One more step"),
         "enter_code" => ("コードを入力", "Enter the code"),
         "totp_prompt" => (
@@ -308,6 +373,12 @@ pub fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
         "act_password" => ("パスワードの変更", "Password changed"),
         "act_email_started" => ("メールアドレス変更の開始", "Email change started"),
         "act_email" => ("メールアドレスの変更", "Email address changed"),
+        "act_sign_up" => ("アカウント作成", "Account created"),
+        "act_reset_requested" => ("パスワード再設定の依頼", "Password reset requested"),
+        "act_password_reset" => ("パスワードの再設定", "Password reset"),
+        "act_factors_reset" => {
+            ("サポートによる認証方法のリセット", "Sign-in methods reset by support")
+        }
         "act_email_reverted" => ("メールアドレス変更の取り消し", "Email change reverted"),
         "act_factor_added" => ("認証方法の追加", "Sign-in method added"),
         "act_factor_removed" => ("認証方法の削除", "Sign-in method removed"),
@@ -345,6 +416,12 @@ pub fn error_key(e: &LoginError) -> &'static str {
         LoginError::NotSignedIn => "err_login_required",
         LoginError::ProofRequired => "err_proof_required",
         LoginError::Refused(_) | LoginError::Malformed => "err_invalid",
+        LoginError::Link(mfa_flow::LinkProblem::Used) => "err_link_used",
+        LoginError::Link(mfa_flow::LinkProblem::Expired) => "err_link_expired",
+        LoginError::Link(mfa_flow::LinkProblem::Superseded) => "err_link_superseded",
+        LoginError::Link(_) => "err_link_unknown",
+        LoginError::RecoveryNeedsSupport => "err_recovery_support",
+        LoginError::AccountExists => "err_account_exists",
         _ => "err_internal",
     }
 }

@@ -96,6 +96,28 @@ fn load_keys(dir: &Path) -> Result<DevKeys, String> {
     })
 }
 
+/// The support path for someone who lost their password, every factor and every recovery
+/// code (`portal reset-factors ADDRESS`): run it only after verifying the person by your own
+/// means. Every factor of the account is removed, every session ends, the account is mailed
+/// and the event audited; the person then resets the password by mail and, at the next
+/// sign-in, proves the mailbox before enrolling a new factor. Returns how many factors were
+/// removed.
+///
+/// # Errors
+/// A message for an address that is not one or has no account, or a storage failure.
+pub async fn reset_factors(app: &web::App, address: &str) -> Result<usize, String> {
+    let email = mfa_email_identity::EmailAddress::parse(address).map_err(|e| e.to_string())?;
+    let canonical = app.auth.config().canonicalizer.canonical(&email);
+    let account = mfa_flow::Store::account_by_email(app.auth.store(), &canonical)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no account has the address {address}"))?;
+    app.auth
+        .reset_factors_by_support(account.id, std::time::SystemTime::now())
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// Deletes expired flows and sessions every `every`, for as long as the runtime runs.
 pub fn spawn_sweeper(app: &Arc<web::App>, every: Duration) {
     let app = Arc::clone(app);
@@ -170,6 +192,8 @@ pub async fn build(config: &Config, params: HashParams) -> Result<Arc<web::App>,
     };
     let mut auth_config = AuthConfig::new(&config.product);
     auth_config.login_url = format!("{base}/login");
+    auth_config.signup_confirm_url = format!("{base}/signup/confirm");
+    auth_config.password_reset_url = format!("{base}/password/reset");
     auth_config.policy.usernames = UsernamePolicy {
         warn_from: config.username_warn_from,
         refuse_from: config.username_refuse_from,

@@ -15,6 +15,13 @@ async fn main() {
         println!("portal {}", env!("CARGO_PKG_VERSION"));
         return;
     }
+    // `portal reset-factors ADDRESS [settings]`: the operator's support path.
+    let (command, args) = match args.split_first() {
+        Some((c, rest)) if c == "reset-factors" => {
+            (Some(rest.first().cloned()), rest[1..].to_vec())
+        }
+        _ => (None, args),
+    };
     let config = match portal::Config::from_args(&args) {
         Ok(c) => c,
         Err(e) => {
@@ -38,6 +45,28 @@ async fn main() {
             std::process::exit(1);
         }
     };
+    if let Some(address) = command {
+        let Some(address) = address.filter(|a| !a.starts_with("--")) else {
+            eprintln!("portal: usage: portal reset-factors ADDRESS [settings]");
+            std::process::exit(2);
+        };
+        match portal::reset_factors(&app, &address).await {
+            Ok(n) => {
+                println!(
+                    "{address}: {n} sign-in method(s) removed, every session ended, the account was mailed; the next sign-in must confirm the mailbox and set up a new method"
+                );
+                // SMTP delivery runs in the background: give it time before exiting.
+                if config.smtp.is_some() {
+                    tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+                }
+                return;
+            }
+            Err(e) => {
+                eprintln!("portal: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
     portal::spawn_sweeper(&app, std::time::Duration::from_secs(600));
     let listener = match tokio::net::TcpListener::bind(&config.listen).await {
         Ok(l) => l,

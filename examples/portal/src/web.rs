@@ -93,6 +93,9 @@ pub fn router(app: Shared) -> Router {
         .route("/lang", get(set_lang))
         .route("/login", get(page_login))
         .route("/signup", get(page_signup))
+        .route("/signup/confirm", get(page_signup_confirm))
+        .route("/password/forgot", get(page_forgot))
+        .route("/password/reset", get(page_reset))
         .route("/factor", get(page_factor))
         .route("/mfa", get(page_mfa))
         .route("/mfa/totp", get(page_totp))
@@ -273,19 +276,32 @@ async fn page_login(
     render(&LoginPage { layout: ctx.layout("login", &json!({})) })
 }
 
-#[derive(Template)]
-#[template(path = "signup.html")]
-struct SignupPage {
-    layout: Layout,
+/// Pages that are a layout and a template: the forms post to the API; the script does the
+/// rest.
+macro_rules! plain_pages {
+    ($($page:ident $handler:ident $template:literal $title:literal;)*) => {$(
+        #[derive(Template)]
+        #[template(path = $template)]
+        struct $page {
+            layout: Layout,
+        }
+
+        async fn $handler(
+            State(app): State<Shared>,
+            headers: HeaderMap,
+            MaybeSession(s): MaybeSession,
+        ) -> Response {
+            let ctx = Ctx::new(&app, &headers, s);
+            render(&$page { layout: ctx.layout($title, &json!({})) })
+        }
+    )*};
 }
 
-async fn page_signup(
-    State(app): State<Shared>,
-    headers: HeaderMap,
-    MaybeSession(s): MaybeSession,
-) -> Response {
-    let ctx = Ctx::new(&app, &headers, s);
-    render(&SignupPage { layout: ctx.layout("signup", &json!({})) })
+plain_pages! {
+    SignupPage page_signup "signup.html" "signup";
+    SignupConfirmPage page_signup_confirm "signup_confirm.html" "signup_confirm";
+    ForgotPage page_forgot "forgot.html" "forgot_password";
+    ResetPage page_reset "reset.html" "reset_title";
 }
 
 /// What the second-factor page asks for.
@@ -694,7 +710,11 @@ async fn page_settings(
 }
 
 /// The audit events a person recognizes (the rest stay in the log).
-const ACTIVITY_KINDS: [&str; 14] = [
+const ACTIVITY_KINDS: [&str; 18] = [
+    "sign_up_confirmed",
+    "password_reset_requested",
+    "password_reset",
+    "factors_reset_by_support",
     "login_succeeded",
     "login_failed",
     "password_changed",
@@ -714,6 +734,10 @@ const ACTIVITY_KINDS: [&str; 14] = [
 /// The label of an audit event a person recognizes (`None` for internal ones).
 fn activity_key(kind: &str) -> Option<&'static str> {
     Some(match kind {
+        "sign_up_confirmed" => "act_sign_up",
+        "password_reset_requested" => "act_reset_requested",
+        "password_reset" => "act_password_reset",
+        "factors_reset_by_support" => "act_factors_reset",
         "login_succeeded" => "act_login",
         "login_failed" => "act_login_failed",
         "password_changed" => "act_password",
@@ -776,7 +800,9 @@ struct EmailLinkPage {
     layout: Layout,
     api: &'static str,
     token: String,
+    help: &'static str,
     done: &'static str,
+    revert: bool,
 }
 
 /// A link from an email-change mail: the token is applied by a POST from the page (a link
@@ -790,17 +816,20 @@ async fn page_email_link(
 ) -> Response {
     let ctx = Ctx::new(&app, &headers, s);
     let revert = uri.path().ends_with("revert");
-    let (title, api, done) = if revert {
-        ("email_reverted", "/api/email/revert", "email_reverted")
+    // Nothing has happened until the button is pressed: the page says what it will do.
+    let (title, api, help, done) = if revert {
+        ("email_revert_title", "/api/email/revert", "email_revert_help", "email_reverted")
     } else {
-        ("change_email", "/api/email/confirm", "email_changed")
+        ("change_email", "/api/email/confirm", "email_confirm_help", "email_changed")
     };
     let token: String = q.token.unwrap_or_default().chars().take(256).collect();
     render(&EmailLinkPage {
         layout: ctx.layout(title, &json!({})),
         api,
         token,
+        help: t(ctx.lang, help),
         done: t(ctx.lang, done),
+        revert,
     })
 }
 

@@ -51,6 +51,8 @@
       return actions.includes("OfferBiometricKey") ? "/offer-biometric" : "/settings";
     }
     if (data.completed_enrollment) return "/settings";
+    // A password reset proved what it needs: the reset page asks for the new password.
+    if (data.reset_password) { sessionStorage.setItem("reset_grant", data.reset_password); return "/password/reset"; }
     if (data.current) return "/login";
     return fallback || null;
   }
@@ -62,6 +64,8 @@
     show(errorBox, data.ok ? "" : data.message);
     if (data.ok) show(messageBox, (data.awaiting_confirmation && ds.donePending) || ds.done || "");
     const next = nextOf(data, ds.next);
+    // What was done is said on the next page too.
+    if (next && data.ok && ds.done) sessionStorage.setItem("flash", ds.done);
     if (next) window.location.assign(next);
     return data;
   }
@@ -107,6 +111,30 @@
 
   const timeout = () => AbortSignal.timeout(120000);
 
+  const flash = sessionStorage.getItem("flash");
+  if (flash) { sessionStorage.removeItem("flash"); show(messageBox, flash); }
+
+  // A link's token in the fragment (never sent to a server, never in a log): into the form,
+  // then out of the address bar. Posted only when the person presses the button.
+  document.querySelectorAll("form[data-token-hash]").forEach((form) => {
+    if (!location.hash.startsWith("#token=")) return;
+    let token = "";
+    try { token = decodeURIComponent(location.hash.slice("#token=".length)); } catch (_) { token = ""; }
+    history.replaceState(null, "", location.pathname);
+    form.elements.token.value = token;
+  });
+
+  // A password reset whose second factor passed (or whose account has none): the new
+  // password's form.
+  const grant = sessionStorage.getItem("reset_grant");
+  document.querySelectorAll("form[data-reset-password]").forEach((form) => {
+    if (!grant || location.hash.startsWith("#token=")) return;
+    form.elements.grant.value = grant;
+    form.hidden = false;
+    document.querySelectorAll("form[data-reset-start]").forEach((f) => { f.hidden = true; });
+    form.addEventListener("submit", () => sessionStorage.removeItem("reset_grant"));
+  });
+
   // Forms with data-api: post their fields as JSON.
   document.querySelectorAll("form[data-api]").forEach((form) => {
     form.addEventListener("submit", async (ev) => {
@@ -117,6 +145,14 @@
       const data = await api(form.dataset.api, body);
       // Held back by the throttle at sign-in: offer the sign-in link.
       if (data.error === "err_throttled") document.querySelectorAll("details[data-link-offer]").forEach((d) => { d.open = true; });
+      // A step whose next part is on this page (a sign-up's code): show it, with the flow.
+      if (data.ok && form.dataset.reveal) {
+        document.querySelectorAll(form.dataset.reveal).forEach((el) => {
+          el.hidden = false;
+          if (data.flow && el.elements && el.elements.flow) el.elements.flow.value = data.flow;
+        });
+        if (data.flow) form.hidden = true;
+      }
       // A saved profile language becomes the page language.
       if (data.ok && form.dataset.after === "lang") return window.location.assign("/lang?to=" + encodeURIComponent(body.language) + "&back=/settings");
       follow(data, form);

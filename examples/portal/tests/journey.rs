@@ -157,6 +157,31 @@ fn outbox(dir: &std::path::Path) -> Vec<String> {
     files.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect()
 }
 
+/// The last mail in the outbox, its quoted-printable soft line breaks joined.
+fn last_mail(dir: &std::path::Path) -> String {
+    outbox(dir).pop().expect("a mail").replace("=\r\n", "").replace("=\n", "")
+}
+
+/// Signs up as a person would: the form, then the code from the mail typed in the page.
+async fn sign_up(b: &mut Browser, dir: &std::path::Path, email: &str) -> Value {
+    let r = b.post("/api/signup", json!({"email": email, "password": PW})).await;
+    assert_eq!(r["ok"], true, "{r}");
+    let code = mailed_code(&last_mail(dir));
+    b.post("/api/signup/confirm", json!({"flow": r["flow"], "code": code})).await
+}
+
+/// The code of a mail (its HTML part shows it in bold).
+fn mailed_code(mail: &str) -> String {
+    let at = mail.find("<strong>").expect("a code in the mail") + "<strong>".len();
+    mail[at..].chars().take_while(char::is_ascii_digit).collect()
+}
+
+/// The token of a mail's `#token=` link (in its quoted-printable HTML part).
+fn mailed_token(mail: &str) -> String {
+    let at = mail.find("#token=3D").expect("a link in the mail") + "#token=3D".len();
+    mail[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
+}
+
 /// The phone answers the last push: fetch, verify, answer with `number`.
 async fn phone_answers(
     b: &Browser,
@@ -195,7 +220,7 @@ async fn the_whole_journey() {
 
     // Sign up; the first login must enroll.
     assert_eq!(
-        b.post("/api/signup", json!({"email": "ryu@example.com", "password": PW})).await["ok"],
+        sign_up(&mut b, &dir, "ryu@example.com").await["ok"],
         true
     );
     let r = b.post("/api/login", json!({"identifier": "ryu@example.com", "password": PW})).await;
@@ -363,7 +388,7 @@ async fn the_session_token_changes_at_login() {
     assert_eq!(b.session_cookie(), None, "no cookie before a sign-in");
     // A token planted in the browser before the sign-in (fixation) is not adopted.
     b.cookies.push("session=planted-by-someone".into());
-    b.post("/api/signup", json!({"email": "fix@example.com", "password": PW})).await;
+    sign_up(&mut b, &dir, "fix@example.com").await;
     let r = b.post("/api/login", json!({"identifier": "fix@example.com", "password": PW})).await;
     assert_eq!(r["ok"], true, "{r}");
     let after = b.session_cookie().unwrap();
@@ -398,7 +423,7 @@ async fn sessions_are_listed_and_revoked() {
     let (app, dir) = portal_with(&[]).await;
     let router = router(Arc::clone(&app));
     let mut a = Browser::new(router.clone()).await;
-    a.post("/api/signup", json!({"email": "s@example.com", "password": PW})).await;
+    sign_up(&mut a, &dir, "s@example.com").await;
     let r = a.post("/api/login", json!({"identifier": "s@example.com", "password": PW})).await;
     assert_eq!(r["must_enroll"], true, "{r}");
     assert_eq!(r["proof_required"], false, "a new account owes no proof");
@@ -549,7 +574,7 @@ async fn cookieless_requests_store_nothing_and_https_hardens_cookies() {
     assert_eq!(rows, 0, "no row for a request without a cookie");
     // A sign-in behind https sets the session, login and device cookies as `__Host-`.
     let mut b = Browser::new(router.clone()).await;
-    b.post("/api/signup", json!({"email": "tls@example.com", "password": PW})).await;
+    sign_up(&mut b, &dir, "tls@example.com").await;
     b.post("/api/login", json!({"identifier": "tls@example.com", "password": PW})).await;
     assert!(b.session_cookie().unwrap().starts_with("__Host-session="), "{:?}", b.cookies);
     let _ = std::fs::remove_dir_all(&dir);
@@ -561,7 +586,7 @@ async fn cookieless_requests_store_nothing_and_https_hardens_cookies() {
 async fn a_spoofed_forwarded_for_header_is_ignored() {
     let (app, dir) = portal_with(&["--mfa-grace-days", "7"]).await;
     let mut b = Browser::new(router(Arc::clone(&app))).await;
-    b.post("/api/signup", json!({"email": "ip@example.com", "password": PW})).await;
+    sign_up(&mut b, &dir, "ip@example.com").await;
     b.extra = vec![("x-forwarded-for".into(), "1.2.3.4".into())];
     let r = b.post("/api/login", json!({"identifier": "ip@example.com", "password": PW})).await;
     assert_eq!(r["ok"], true, "{r}");
@@ -571,7 +596,7 @@ async fn a_spoofed_forwarded_for_header_is_ignored() {
     let (app, dir2) =
         portal_with(&["--mfa-grace-days", "7", "--trusted-proxies", "192.0.2.0/24"]).await;
     let mut b = Browser::new(router(Arc::clone(&app))).await;
-    b.post("/api/signup", json!({"email": "ip@example.com", "password": PW})).await;
+    sign_up(&mut b, &dir2, "ip@example.com").await;
     b.extra = vec![("x-forwarded-for".into(), "6.6.6.6, 203.0.113.9".into())];
     b.post("/api/login", json!({"identifier": "ip@example.com", "password": PW})).await;
     let sessions = b.call("GET", "/api/sessions", None).await.1;
@@ -651,7 +676,7 @@ async fn malformed_requests_answer_in_the_json_shape() {
     }
     // An empty body is no body: the call goes through to the flows (here, a sign-out of
     // the enrollment-only session a first sign-in gives).
-    b.post("/api/signup", json!({"email": "empty@example.com", "password": PW})).await;
+    sign_up(&mut b, &dir, "empty@example.com").await;
     let r = b.post("/api/login", json!({"identifier": "empty@example.com", "password": PW})).await;
     assert_eq!(r["must_enroll"], true, "{r}");
     let (status, r) = b.call("POST", "/api/logout", None).await;
@@ -716,7 +741,7 @@ async fn the_openapi_description_matches_the_served_routes() {
 async fn pages_escape_what_users_typed() {
     let (app, dir) = portal_with(&["--mfa-grace-days", "7"]).await;
     let mut b = Browser::new(router(app)).await;
-    b.post("/api/signup", json!({"email": "esc@example.com", "password": PW})).await;
+    sign_up(&mut b, &dir, "esc@example.com").await;
     let r = b.post("/api/login", json!({"identifier": "esc@example.com", "password": PW})).await;
     assert_eq!(r["ok"], true, "{r}");
     let evil = "<script>alert(1)</script>\"'&";
@@ -744,7 +769,7 @@ async fn pages_escape_what_users_typed() {
 async fn a_sign_in_link_is_mailed_and_redeemed_once() {
     let (app, dir) = portal_with(&["--mfa-grace-days", "7"]).await;
     let mut b = Browser::new(router(app)).await;
-    b.post("/api/signup", json!({"email": "link@example.com", "password": PW})).await;
+    sign_up(&mut b, &dir, "link@example.com").await;
     let before = outbox(&dir).len();
     let r = b.post("/api/login/link", json!({"identifier": "nobody@example.com"})).await;
     assert_eq!(r, json!({"ok": true}));
@@ -777,11 +802,11 @@ async fn a_sign_in_link_is_mailed_and_redeemed_once() {
 async fn a_signed_in_browser_keeps_its_cookie_when_a_link_is_used() {
     let (app, dir) = portal_with(&["--mfa-grace-days", "7"]).await;
     let mut b = Browser::new(router(app)).await;
-    b.post("/api/signup", json!({"email": "keep@example.com", "password": PW})).await;
+    sign_up(&mut b, &dir, "keep@example.com").await;
     let r = b.post("/api/login", json!({"identifier": "keep@example.com", "password": PW})).await;
     assert_eq!(r["authenticated"], true, "{r}");
     let device = b.cookies.iter().find(|c| c.starts_with("known_device=")).cloned().unwrap();
-    b.post("/api/signup", json!({"email": "other@example.com", "password": PW})).await;
+    sign_up(&mut b, &dir, "other@example.com").await;
     b.post("/api/login/link", json!({"identifier": "other@example.com"})).await;
     let mail = outbox(&dir).pop().unwrap().replace("=\r\n", "").replace("=\n", "");
     let at = mail.find("sign-in-link=3D").map(|i| i + "sign-in-link=3D".len()).unwrap();

@@ -422,26 +422,38 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             mailed: device == DeviceClass::Mailed,
             epoch: account.session_epoch,
             view: None,
+            reset: false,
         };
+        self.start_first_method(account, flow, &usable, unavailable, client, now).await
+    }
+
+    /// Stores a new second-factor flow, starting the preferred method; one that cannot start
+    /// now (push suspended or at its fatigue limit, no more codes by mail for a while)
+    /// steers the flow to the next.
+    pub(super) async fn start_first_method(
+        &self,
+        account: &Account,
+        flow: LoginFlow,
+        usable: &[Factor],
+        unavailable: Vec<UnavailableFactor>,
+        client: &ClientInfo,
+        now: SystemTime,
+    ) -> Result<LoginStep, LoginError> {
         let id = self.random_id();
-        // The preferred method first; one that cannot start now (push suspended or at its
-        // fatigue limit, no WebAuthn options) steers the user to the next.
-        for factor in &usable {
+        for factor in usable {
             let step = self
                 .start_method(
                     account,
                     &id,
                     flow.clone(),
                     factor,
-                    &usable,
+                    usable,
                     unavailable.clone(),
                     client,
                     now,
                 )
                 .await;
             match step {
-                // A method that cannot start now (push at its limit, no more codes by mail
-                // for a while) steers the login to the next one.
                 Err(LoginError::MethodUnavailable | LoginError::Throttled { .. }) => continue,
                 other => return other,
             }

@@ -294,6 +294,13 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         factor: &Factor,
         now: SystemTime,
     ) -> Result<LoginStep, LoginError> {
+        if flow.reset {
+            // A password reset: the factor proves the owner; the answer is a grant to set a
+            // new password, not a session.
+            self.second_factor_succeeded(account.id, factor.id, &flow.client.ip, now).await?;
+            self.mark_used(account, factor, now).await?;
+            return self.grant_reset(account, now).await;
+        }
         if let Some(id) = &flow.step_up {
             // Only a factor that existed before the session steps it up: never one it
             // enrolled, nor one created since (a phone that registered meanwhile).

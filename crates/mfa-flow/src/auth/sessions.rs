@@ -206,6 +206,8 @@ pub enum RevocationReason {
     Administrator,
     /// A factor was suspended (a security key that looked cloned).
     FactorSuspended,
+    /// The password was reset through recovery.
+    PasswordReset,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,5 +1,5 @@
-//! The conformance suite on SQLite (a temporary file per store), two pools on one file as
-//! replicas, and a reopen that finds everything.
+//! The conformance suite and the recovery scenarios on SQLite (a temporary file per store),
+//! two pools on one file as replicas, and a reopen that finds everything.
 #![cfg(feature = "sqlite")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use mfa_flow::{FactorData, Store};
 use mfa_store_sql::SqlStore;
-use mfa_testkit::{at, conformance};
+use mfa_testkit::{at, conformance, recovery};
 
 static N: AtomicU32 = AtomicU32::new(0);
 
@@ -35,6 +35,13 @@ fn url(path: &std::path::Path) -> String {
 async fn sqlite_conforms() {
     let dir = test_dir("conformance");
     conformance::run(|| async { SqlStore::connect(&url(&fresh_file(&dir))).await.unwrap() }).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn recovery_scenarios_hold_on_sqlite() {
+    let dir = test_dir("recovery");
+    recovery::run(|| async { SqlStore::connect(&url(&fresh_file(&dir))).await.unwrap() }).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -17,6 +17,7 @@
 
 pub mod conformance;
 mod memory;
+pub mod recovery;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -189,11 +190,12 @@ pub fn test_services(mode: mfa_email_identity::ChangeMode) -> Services {
 /// An orchestrator over a fresh memory store with recording delivery, for tests.
 pub type TestAuth = Auth<MemoryStore, Outbox, PushOutbox>;
 
-/// Everything a flow test needs.
+/// Everything a flow test needs, over a memory store unless another is given
+/// ([`test_auth_on`]).
 #[derive(Debug)]
-pub struct TestEnv {
+pub struct TestEnv<S = MemoryStore> {
     /// The orchestrator.
-    pub auth: TestAuth,
+    pub auth: Auth<S, Outbox, PushOutbox>,
     /// Mail sent.
     pub outbox: Outbox,
     /// Push hints sent.
@@ -202,7 +204,7 @@ pub struct TestEnv {
     pub audit: AuditLog,
 }
 
-impl TestEnv {
+impl<S: mfa_flow::Store> TestEnv<S> {
     /// The last email one-time code mailed to `to` (a login code, an enrollment code or a
     /// mailbox proof).
     #[must_use]
@@ -237,7 +239,6 @@ impl TestEnv {
         session: &mfa_flow::Session,
         now: SystemTime,
     ) -> Result<mfa_flow::Session, mfa_flow::LoginError> {
-        use mfa_flow::Store as _;
         let flow = self.auth.begin_enrollment_proof(session, now).await?;
         let account = self
             .auth
@@ -257,8 +258,8 @@ impl TestEnv {
 ///
 /// # Errors
 /// The flow's error (`LoginError::Internal` when no confirmation mail arrived).
-pub async fn sign_up_confirmed(
-    auth: &TestAuth,
+pub async fn sign_up_confirmed<S: mfa_flow::Store>(
+    auth: &Auth<S, Outbox, PushOutbox>,
     email: &str,
     password: &str,
     client: &mfa_flow::ClientInfo,
@@ -272,13 +273,24 @@ pub async fn sign_up_confirmed(
 /// A test environment with `config` (the product name "Example Portal").
 #[must_use]
 pub fn test_auth(config: AuthConfig, mode: mfa_email_identity::ChangeMode, seed: u8) -> TestEnv {
+    test_auth_on(MemoryStore::default(), config, mode, seed)
+}
+
+/// A test environment over `store`.
+#[must_use]
+pub fn test_auth_on<S: mfa_flow::Store>(
+    store: S,
+    config: AuthConfig,
+    mode: mfa_email_identity::ChangeMode,
+    seed: u8,
+) -> TestEnv<S> {
     let outbox = Outbox::default();
     let pushes = PushOutbox::default();
     let audit = AuditLog::default();
     let auth = Auth::new(
         config,
         test_services(mode),
-        MemoryStore::default(),
+        store,
         outbox.clone(),
         pushes.clone(),
         Arc::new(audit.clone()),

@@ -157,6 +157,18 @@ fn outbox(dir: &std::path::Path) -> Vec<String> {
     files.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect()
 }
 
+/// The kinds of the mails in the outbox (`…-<kind>.eml`), oldest first.
+fn mailed_kinds(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("outbox"))
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+        .iter()
+        .filter_map(|n| n.strip_suffix(".eml")?.splitn(3, '-').nth(2).map(str::to_owned))
+        .collect()
+}
+
 /// The last mail in the outbox, its quoted-printable soft line breaks joined.
 fn last_mail(dir: &std::path::Path) -> String {
     outbox(dir).pop().expect("a mail").replace("=\r\n", "").replace("=\n", "")
@@ -219,10 +231,7 @@ async fn the_whole_journey() {
     let mut b = Browser::new(router.clone()).await;
 
     // Sign up; the first login must enroll.
-    assert_eq!(
-        sign_up(&mut b, &dir, "ryu@example.com").await["ok"],
-        true
-    );
+    assert_eq!(sign_up(&mut b, &dir, "ryu@example.com").await["ok"], true);
     let r = b.post("/api/login", json!({"identifier": "ryu@example.com", "password": PW})).await;
     assert_eq!(r["must_enroll"], true, "{r}");
     // A CSRF-less request is refused.
@@ -817,5 +826,107 @@ async fn a_signed_in_browser_keeps_its_cookie_when_a_link_is_used() {
     let r = b.post("/api/login/link/redeem", json!({"token": token})).await;
     assert_eq!((r["ok"].as_bool(), r["kept"].as_bool()), (Some(true), Some(true)), "{r}");
     assert_eq!(b.cookies.iter().find(|c| c.starts_with("known_device=")), Some(&device));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Forgot password through the portal as a person lives it: the link from the mail, the
+/// authenticator app, a new password; the old session ends, the activity list shows it. Then
+/// the support path: the operator's reset, a reset by mail alone, and a sign-in that must
+/// prove the mailbox before enrolling again. The sign-up link page asks for the password,
+/// and an email link's page claims nothing before it is used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forgotten_password_and_a_lost_phone_are_recovered() {
+    let (app, dir) = portal_with(&[]).await;
+    let router = router(Arc::clone(&app));
+    let mut b = Browser::new(router.clone()).await;
+    let r = sign_up(&mut b, &dir, "lost@example.com").await;
+    assert_eq!(r["ok"], true, "{r}");
+    let r = b.post("/api/login", json!({"identifier": "lost@example.com", "password": PW})).await;
+    assert_eq!(r["must_enroll"], true, "{r}");
+    let en = b.post("/api/mfa/totp/begin", json!({})).await;
+    let totp = TotpApp::scan(en["uri"].as_str().unwrap()).unwrap();
+    let t0 = SystemTime::now();
+    let code = totp.code(t0);
+    let r = b
+        .post("/api/mfa/totp/confirm", json!({"flow": en["flow"], "code": code, "name": "P"}))
+        .await;
+    let recovery = r["recovery_codes"][0].as_str().unwrap().to_owned();
+    let old_session = b.session_cookie().unwrap();
+
+    // Another browser: "forgot password" answers alike for any address.
+    let mut c = Browser::new(router.clone()).await;
+    let page = c.page("/login").await;
+    assert!(page.contains("/password/forgot"), "the login page links to it");
+    let r = c.post("/api/password/forgot", json!({"email": "nobody@example.com"})).await;
+    assert_eq!(r, json!({"ok": true}));
+    let r = c.post("/api/password/forgot", json!({"email": "lost@example.com"})).await;
+    assert_eq!(r, json!({"ok": true}));
+    let token = mailed_token(&last_mail(&dir));
+    assert!(c.page("/password/reset").await.contains("data-reset-start"));
+    assert!(mailed_kinds(&dir).contains(&"password-reset-link".to_owned()));
+    // The link leads to the second factor, not to a new password.
+    let r = c.post("/api/password/reset/redeem", json!({"token": token})).await;
+    assert_eq!(r["challenge"]["method"]["kind"], "totp", "{r}");
+    let r = c.post("/api/password/reset/redeem", json!({"token": token})).await;
+    assert_eq!(r["error"], "err_link_used", "{r}");
+    let r =
+        c.post("/api/login/code", json!({"code": totp.code(t0 + Duration::from_secs(30))})).await;
+    let grant = r["reset_password"].as_str().expect("a grant after the second factor").to_owned();
+    assert!(c.session_cookie().is_none(), "a reset signs no one in");
+    let r = c.post("/api/password/reset", json!({"grant": grant, "password": "short"})).await;
+    assert_eq!(r["error"], "err_invalid", "{r}");
+    let new_pw = "a brand new long passphrase";
+    let r = c.post("/api/password/reset", json!({"grant": grant, "password": new_pw})).await;
+    assert_eq!(r, json!({"ok": true}));
+    assert!(mailed_kinds(&dir).contains(&"password-reset".to_owned()), "the owner is told");
+    // The first browser's session ended.
+    assert_eq!(b.session_cookie(), Some(old_session));
+    assert_eq!(b.call("GET", "/api/me", None).await.0, StatusCode::UNAUTHORIZED);
+    // The new password signs in; the activity list shows the reset.
+    let r =
+        c.post("/api/login", json!({"identifier": "lost@example.com", "password": new_pw})).await;
+    // (The app's next code is a step away: sign in with a recovery code this time.)
+    let codes = r["challenge"]["alternatives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == "recovery_codes")
+        .map(|m| m["factor"].clone())
+        .expect("recovery codes offered");
+    c.post("/api/login/select", json!({"factor": codes})).await;
+    let r = c.post("/api/login/code", json!({"code": recovery})).await;
+    assert_eq!(r["authenticated"], true, "{r}");
+    let settings = c.page("/settings").await;
+    assert!(settings.contains("Password reset"), "the activity shows the reset");
+
+    // Lost everything: the operator resets the factors.
+    assert_eq!(portal::reset_factors(&app, "lost@example.com").await, Ok(2));
+    assert!(portal::reset_factors(&app, "nobody@example.com").await.is_err());
+    assert!(mailed_kinds(&dir).contains(&"factors-reset-by-support".to_owned()));
+    assert_eq!(c.call("GET", "/api/me", None).await.0, StatusCode::UNAUTHORIZED);
+    let mut d = Browser::new(router.clone()).await;
+    d.post("/api/password/forgot", json!({"email": "lost@example.com"})).await;
+    let token = mailed_token(&last_mail(&dir));
+    let r = d.post("/api/password/reset/redeem", json!({"token": token})).await;
+    let grant = r["reset_password"].as_str().expect("no factor left: the mailbox suffices");
+    let last_pw = "the third long passphrase";
+    d.post("/api/password/reset", json!({"grant": grant, "password": last_pw})).await;
+    let r =
+        d.post("/api/login", json!({"identifier": "lost@example.com", "password": last_pw})).await;
+    assert_eq!(
+        (r["must_enroll"].as_bool(), r["proof_required"].as_bool()),
+        (Some(true), Some(true)),
+        "{r}"
+    );
+
+    // The sign-up link page asks for the password; an email link's page claims nothing yet.
+    let page = d.page("/signup/confirm").await;
+    assert!(page.contains("data-token-hash") && page.contains("name=\"password\""), "{page}");
+    let page = d.page("/email/revert?token=abc").await;
+    assert!(page.contains("<h1>Restore your email address</h1>"), "{page}");
+    let shown = page.split("data-done=").next().unwrap_or_default();
+    assert!(!shown.contains("was restored"), "nothing is claimed before the button: {page}");
+    let r = d.post("/api/email/revert", json!({"token": "abc"})).await;
+    assert_eq!(r["error"], "err_link_unknown", "{r}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,11 +1,14 @@
 //! `mfa-credentials`: argon2id hash and verify beside argon2's raw `hash_password_into` with
-//! the same parameters (and the C reference, with the `c-reference` feature); the hashing
-//! pool's memory under a burst.
+//! the same parameters (and the C reference, with the `c-reference` feature); consuming a
+//! recovery code beside one argon2id hash; the hashing pool's memory under a burst.
 
 use std::sync::{Arc, Barrier};
 
 use argon2::{Algorithm, Argon2, Params, Version};
-use mfa_credentials::{HashParams, HashingPool, Password, PasswordHasher, PoolConfig};
+use mfa_credentials::{
+    HashParams, HashingPool, KeyRing, Password, PasswordHasher, PoolConfig, RecoveryCodes,
+    SecretBytes,
+};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
@@ -76,6 +79,27 @@ pub(crate) fn pairs() -> Vec<Pair<'static>> {
             lib: Box::new(move || {
                 let r = pool.verify(p4.clone(), s4.clone()).and_then(|p| p.wait());
                 std::hint::black_box(r.ok());
+            }),
+            goal: Some(1.05),
+        });
+    }
+    // Consuming a recovery code: the slot character picks one stored argon2id hash (of the
+    // code's keyed tag); the whole consume is that one verification and some parsing.
+    let keys = KeyRing::new(1, SecretBytes::new(vec![7; 32])).ok();
+    let mut rng = ChaCha20Rng::from_seed([2; 32]);
+    if let Some((codes, (shown, set))) = keys.map(|k| RecoveryCodes::new(&k)).and_then(|c| {
+        let made = c.generate_with(&hasher, 10, &mut rng).ok()?;
+        Some((c, made))
+    }) {
+        let h6 = Arc::clone(&hasher);
+        let code = shown[3].expose_secret().to_owned();
+        v.push(Pair {
+            name: "credentials: consume a recovery code (one argon2id verify)",
+            raw_name: "argon2 hash_password_into",
+            raw: raw_argon2(),
+            lib: Box::new(move || {
+                let mut fresh = set.clone();
+                std::hint::black_box(codes.consume_with(&h6, &mut fresh, &code).ok());
             }),
             goal: Some(1.05),
         });

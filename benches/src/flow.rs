@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::time::{Duration, UNIX_EPOCH};
 
 use hmac::{KeyInit, Mac};
-use mfa_credentials::{KeyRing, RecoveryCodes, SecretBytes};
+use mfa_credentials::{HashParams, KeyRing, PasswordHasher, RecoveryCodes, SecretBytes};
 use mfa_flow::{
     Account, AccountId, Factor, FactorData, FactorId, FactorKind, Policy, plan_second_factor,
 };
@@ -27,7 +27,14 @@ pub(crate) fn pairs() -> Vec<Pair<'static>> {
         ..conformance::account(1, "ryu@example.com", None)
     };
     let Ok(ring) = KeyRing::new(1, SecretBytes::new(vec![7u8; 32])) else { return Vec::new() };
-    let (_, set) = RecoveryCodes::new(&ring).generate(10, &mut ChaCha20Rng::from_seed([1; 32]));
+    let Ok(hasher) = PasswordHasher::builder().params(HashParams::DANGER_TEST_MINIMUM).build()
+    else {
+        return Vec::new();
+    };
+    let mut rng = ChaCha20Rng::from_seed([1; 32]);
+    let Ok((_, set)) = RecoveryCodes::new(&ring).generate_with(&hasher, 10, &mut rng) else {
+        return Vec::new();
+    };
     let totp = || FactorData::Totp {
         sealed_secret: vec![0; 60],
         profile: mfa_totp::Profile::DEFAULT,

@@ -20,9 +20,9 @@
 //! let verified = hasher.verify(&password, &stored)?;
 //! assert!(verified.rehash.is_none());
 //!
-//! // Recovery codes: show `shown` once, store `set.to_stored()`.
+//! // Recovery codes: show `shown` once, store `set.to_stored()` (each code hashed).
 //! let keys = KeyRing::new(1, SecretBytes::new(vec![0x42; 32]))?;
-//! let (shown, set) = RecoveryCodes::new(&keys).generate(10, &mut rng);
+//! let (shown, set) = RecoveryCodes::new(&keys).generate_with(&hasher, 10, &mut rng)?;
 //! assert_eq!((shown.len(), set.remaining()), (10, 10));
 //!
 //! // Secrets at rest (a TOTP seed) are sealed to their owner and purpose.
@@ -40,7 +40,8 @@
 //!   most `max_wait` (else [`Error::Busy`]); a burst of logins cannot exhaust memory.
 //! - [`PasswordPolicy`]: NIST SP 800-63B-4 rules (length in code points after NFKC, a
 //!   [`Blocklist`] with the 19,640 most common passwords built in, context words).
-//! - [`RecoveryCodes`]: single-use codes, stored as keyed tags.
+//! - [`RecoveryCodes`]: single-use codes of 70 bits with a public slot character, stored
+//!   as salted argon2id hashes of keyed tags (one hash per verification).
 //! - [`Sealer`]: AEAD sealing bound to owner and purpose, with rotating [`KeyRing`] keys.
 //! - [`SecretBytes`], [`SecretString`]: redacted `Debug`, zeroized on drop, constant-time `==`.
 //!
@@ -70,7 +71,7 @@ pub use policy::{
     PolicyViolation,
 };
 pub use pool::{HashingPool, Pending, PoolConfig, PoolStats};
-pub use recovery::{Consumed, RecoveryCode, RecoveryCodeSet, RecoveryCodes};
+pub use recovery::{Check, Consumed, PendingSet, RecoveryCode, RecoveryCodeSet, RecoveryCodes};
 pub use seal::Sealer;
 pub use secret::{SecretBytes, SecretString};
 

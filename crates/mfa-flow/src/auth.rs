@@ -495,6 +495,9 @@ struct LoginFlow {
     /// grant to set a new password, never a session.
     #[serde(default)]
     reset: bool,
+    /// Wrong answers so far (a reset ends after a few).
+    #[serde(default)]
+    failures: u8,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

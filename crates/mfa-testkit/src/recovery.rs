@@ -37,7 +37,11 @@ where
     reset_links_work_once_and_die_with_a_revocation(make().await).await;
     an_account_without_factors_resets_by_mail(make().await).await;
     a_retired_factor_only_account_needs_the_operator(make().await).await;
-    an_old_revert_link_is_void_after_a_later_change(make().await).await;
+    an_old_revert_link_never_turns_a_later_change_back(make().await).await;
+    codes_by_mail_never_stand_in_for_a_reset_factor(make().await).await;
+    a_reset_cannot_suspend_the_owners_factors(make().await).await;
+    code_guesses_meet_one_throttle_whether_or_not_an_account_exists(make().await).await;
+    a_refused_password_does_not_extend_a_grant(make().await).await;
     confirm_and_cancel_of_one_change_are_exclusive(make().await).await;
     link_failures_are_named(make().await).await;
 }
@@ -463,31 +467,46 @@ async fn a_retired_factor_only_account_needs_the_operator<S: Store>(s: S) {
     assert_eq!(e.auth.begin_totp(&session, at(10)).await.unwrap_err(), LoginError::ProofRequired);
 }
 
-/// A→B, then B→C: the link that would turn A→B back is void; C still signs in. The latest
-/// change's revert works, and the address that loses the login is told.
-async fn an_old_revert_link_is_void_after_a_later_change<S: Store>(s: S) {
+/// A→B, then B→C. While A's revert link works, no second change starts: whoever took the
+/// account over cannot void it by changing twice. Once it has expired, B→C goes through and
+/// A's link cannot turn anything back; C signs in. The latest change's revert works, tells
+/// the address that loses the login, and ends every session.
+async fn an_old_revert_link_never_turns_a_later_change_back<S: Store>(s: S) {
     let e = env(s, ChangeMode::Immediate);
     let (app, _, _) = user_with_totp(&e, "a@example.com", 0).await;
     let fresh = sign_in(&e, "a@example.com", PW, &app, 30).await.unwrap();
     e.auth.change_email(&fresh.session, PW, "b@example.com", at(31)).await.unwrap();
     let revert = |to: &str| match e.outbox.last_to(to) {
-        Some(Notice::EmailChangedOld { revert_link, .. }) => {
-            revert_link.rsplit_once("token=").unwrap().1.to_owned()
+        Some(Notice::EmailChangedOld { revert_link, revert_expires, .. }) => {
+            (revert_link.rsplit_once("token=").unwrap().1.to_owned(), revert_expires)
         }
         other => panic!("expected a revert link to {to}, got {other:?}"),
     };
-    let a_link = revert("a@example.com");
+    let (a_link, a_until) = revert("a@example.com");
     let fresh = sign_in(&e, "b@example.com", PW, &app, 60).await.unwrap();
-    e.auth.change_email(&fresh.session, PW, "c@example.com", at(61)).await.unwrap();
-    let b_link = revert("b@example.com");
-    assert_eq!(
-        e.auth.revert_email_change(&a_link, at(70)).await.unwrap_err(),
-        LoginError::Link(LinkProblem::Superseded),
-        "revert: a later change voids an earlier revert link"
+    assert!(
+        matches!(
+            e.auth.change_email(&fresh.session, PW, "c@example.com", at(61)).await,
+            Err(LoginError::Refused(_))
+        ),
+        "revert: no second change while the first can be turned back"
     );
-    let c_session = sign_in(&e, "c@example.com", PW, &app, 90).await.unwrap();
+    // After the window: B→C.
+    let later = a_until.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 60
+        - at(0).duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let fresh = sign_in(&e, "b@example.com", PW, &app, later).await.unwrap();
+    e.auth.change_email(&fresh.session, PW, "c@example.com", at(later + 1)).await.unwrap();
+    let (b_link, _) = revert("b@example.com");
+    assert!(
+        matches!(
+            e.auth.revert_email_change(&a_link, at(later + 10)).await.unwrap_err(),
+            LoginError::Link(LinkProblem::Expired | LinkProblem::Superseded)
+        ),
+        "revert: an earlier change's link turns nothing back"
+    );
+    let c_session = sign_in(&e, "c@example.com", PW, &app, later + 30).await.unwrap();
     assert_eq!(
-        e.auth.revert_email_change(&b_link, at(100)).await.unwrap().as_typed(),
+        e.auth.revert_email_change(&b_link, at(later + 40)).await.unwrap().as_typed(),
         "b@example.com"
     );
     assert!(
@@ -495,16 +514,11 @@ async fn an_old_revert_link_is_void_after_a_later_change<S: Store>(s: S) {
         "revert: the address that loses the login is told"
     );
     assert_eq!(
-        e.auth.session(c_session.session_token.expose_secret(), at(101)).await.unwrap_err(),
+        e.auth.session(c_session.session_token.expose_secret(), at(later + 41)).await.unwrap_err(),
         LoginError::NotSignedIn,
         "revert: every session ends"
     );
-    sign_in(&e, "b@example.com", PW, &app, 120).await.unwrap();
-    assert_eq!(
-        e.auth.revert_email_change(&a_link, at(130)).await.unwrap_err(),
-        LoginError::Link(LinkProblem::Superseded),
-        "revert: still void once the address is back to the change's own"
-    );
+    sign_in(&e, "b@example.com", PW, &app, later + 60).await.unwrap();
 }
 
 /// Confirm and cancel of one change, at once: exactly one of them applies.
@@ -575,5 +589,148 @@ async fn link_failures_are_named<S: Store>(s: S) {
     assert_eq!(
         e.auth.revert_email_change(&token, at(41)).await.unwrap_err(),
         LoginError::Link(LinkProblem::Used)
+    );
+}
+
+/// An email-code factor goes to the mailbox that opened the reset: it is never offered, and
+/// an account whose only factor it is needs the operator.
+async fn codes_by_mail_never_stand_in_for_a_reset_factor<S: Store>(s: S) {
+    let e = env(s, ChangeMode::ConfirmNewAddress);
+    let (_, _, (session, _)) = user_with_totp(&e, "mail@example.com", 0).await;
+    let email_factor = |n: u128| mfa_flow::Factor {
+        id: mfa_flow::FactorId(uuid::Uuid::from_u128(n)),
+        account: session.account,
+        kind: FactorKind::EmailCode,
+        name: "Email".into(),
+        created: 1,
+        last_used: None,
+        version: 1,
+        data: mfa_flow::FactorData::EmailCode,
+        suspended: None,
+    };
+    e.auth.store().add_factor(&email_factor(501)).await.unwrap();
+    e.auth.begin_password_reset("mail@example.com", &attacker(), at(10)).await.unwrap();
+    let token = reset_token(&e, "mail@example.com");
+    let c = challenge(e.auth.redeem_password_reset(&token, &attacker(), at(11)).await.unwrap());
+    assert_ne!(c.method.kind, FactorKind::EmailCode);
+    assert!(
+        c.alternatives.iter().all(|m| m.kind != FactorKind::EmailCode),
+        "reset: codes by mail are not offered"
+    );
+    let id = mfa_flow::FactorId(uuid::Uuid::from_u128(501));
+    assert_eq!(
+        e.auth.select_method(&c.flow, id, &attacker(), at(12)).await.unwrap_err(),
+        LoginError::MethodUnavailable,
+        "reset: codes by mail cannot be chosen"
+    );
+    // Only codes by mail: the mailbox alone would do, so only the operator can help.
+    let only = e.sign_up("only-mail@example.com", PW, &client(), at(20)).await.unwrap();
+    let mut f = email_factor(502);
+    f.account = only.id;
+    e.auth.store().add_factor(&f).await.unwrap();
+    e.auth.begin_password_reset("only-mail@example.com", &attacker(), at(21)).await.unwrap();
+    let token = reset_token(&e, "only-mail@example.com");
+    assert_eq!(
+        e.auth.redeem_password_reset(&token, &attacker(), at(22)).await.unwrap_err(),
+        LoginError::RecoveryNeedsSupport
+    );
+}
+
+/// Wrong answers in resets (opened with the mailbox alone) never suspend the owner's
+/// factors; a reset ends after a few.
+async fn a_reset_cannot_suspend_the_owners_factors<S: Store>(s: S) {
+    let e = env(s, ChangeMode::ConfirmNewAddress);
+    let (app, _, _) = user_with_totp(&e, "held@example.com", 0).await;
+    let mut ended = 0;
+    for round in 0..30u64 {
+        let t = 10 + round * 4000;
+        let c = ClientInfo { ip: format!("198.51.100.{round}"), ..attacker() };
+        if e.auth.begin_password_reset("held@example.com", &c, at(t)).await.is_err() {
+            continue;
+        }
+        let token = reset_token(&e, "held@example.com");
+        let Ok(step) = e.auth.redeem_password_reset(&token, &c, at(t + 1)).await else { continue };
+        let flow = challenge(step).flow;
+        for i in 0..8u64 {
+            match e.auth.submit_code(&flow, "000000", at(t + 2 + i)).await {
+                Err(LoginError::WrongSecondFactor | LoginError::Throttled { .. }) => {}
+                Err(LoginError::FlowExpired) => {
+                    ended += 1;
+                    break;
+                }
+                other => panic!("reset guessing: {other:?}"),
+            }
+        }
+    }
+    assert!(ended > 0, "reset: a reset ends after a few wrong answers");
+    let list = e.auth.factor_list(
+        e.auth
+            .store()
+            .account_by_email(&started_canonical(&e, "held@example.com"))
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        at(200_000),
+    );
+    assert!(
+        list.await.unwrap().iter().all(|f| f.suspended.is_none()),
+        "reset: no factor is suspended by a mailbox holder's guesses"
+    );
+    assert!(
+        !e.outbox.sent().iter().any(|(_, n)| n.kind() == "factor-locked"),
+        "reset: no factor-locked notice"
+    );
+    sign_in(&e, "held@example.com", PW, &app, 200_000).await.unwrap();
+}
+
+/// Guessing sign-up codes meets the same throttle for an address with an account as for a
+/// free one: the answers tell no accounts apart.
+async fn code_guesses_meet_one_throttle_whether_or_not_an_account_exists<S: Store>(s: S) {
+    let e = env(s, ChangeMode::ConfirmNewAddress);
+    e.sign_up("taken@example.com", PW, &client(), at(0)).await.unwrap();
+    let mut seqs = Vec::new();
+    for target in ["taken@example.com", "free@example.com"] {
+        let mut seq = Vec::new();
+        for i in 0..6u64 {
+            let c = ClientInfo { ip: format!("203.0.113.{i}"), ..attacker() };
+            let Ok(started) = e.auth.sign_up(target, "squatter passphrase 1", &c, at(100)).await
+            else {
+                seq.push("sign-up throttled".to_owned());
+                continue;
+            };
+            for _ in 0..3 {
+                let r = e.auth.confirm_sign_up_code(&started.flow, "999999", at(100)).await;
+                seq.push(format!(
+                    "{:?}",
+                    r.map(|_| ()).map_err(|e| match e {
+                        LoginError::Throttled { .. } => "throttled".to_owned(),
+                        e => format!("{e:?}"),
+                    })
+                ));
+            }
+        }
+        seqs.push(seq);
+    }
+    assert_eq!(seqs[0], seqs[1], "sign-up: code guesses tell no accounts apart");
+}
+
+/// A grant refused for its password goes back until its own expiry, never longer.
+async fn a_refused_password_does_not_extend_a_grant<S: Store>(s: S) {
+    let e = env(s, ChangeMode::ConfirmNewAddress);
+    e.sign_up("grant@example.com", PW, &client(), at(0)).await.unwrap();
+    e.auth.begin_password_reset("grant@example.com", &client(), at(1)).await.unwrap();
+    let token = reset_token(&e, "grant@example.com");
+    let g = grant(e.auth.redeem_password_reset(&token, &client(), at(2)).await.unwrap());
+    for t in [600, 800] {
+        assert!(matches!(
+            e.auth.complete_password_reset(&g, "password", &client(), at(t)).await,
+            Err(LoginError::Refused(_))
+        ));
+    }
+    assert_eq!(
+        e.auth.complete_password_reset(&g, NEW_PW, &client(), at(2 + 15 * 60)).await.unwrap_err(),
+        LoginError::FlowExpired,
+        "reset: a grant ends with its own lifetime"
     );
 }

@@ -4,7 +4,9 @@
 //! to that id. Every step takes the change record atomically, so confirm and cancel of one
 //! change cannot both succeed, even on two replicas. A step applies only while the account's
 //! address is still the one the step starts from, and a revert only while its change is the
-//! account's latest switch: a later change voids earlier links.
+//! account's latest switch: a later change voids earlier links. While a switch can still be
+//! reverted, no new change starts (so nobody can void the old address's link by changing
+//! twice).
 
 use super::links::{LINK_MEMORY, LinkProblem, token_shape};
 use super::*;
@@ -41,6 +43,16 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         self.verify_current_password(&account, current_password, now).await?;
         let new = EmailAddress::parse(new_email).map_err(|e| LoginError::Refused(e.to_string()))?;
         self.check_lookalike(&new)?;
+        // While the last switch can still be turned back, no other change starts: a second
+        // change would void the previous address's revert link (someone who took over the
+        // account could change twice to keep its owner out).
+        let latest = flow_key("email-latest", &account.id.to_string());
+        if self.store.get_flow(&latest, now).await?.is_some() {
+            return Err(LoginError::Refused(
+                "the previous email change can still be turned back; change again once its revert link has expired"
+                    .into(),
+            ));
+        }
         let owner = self
             .store
             .account_by_email(&self.config.canonicalizer.canonical(&new))
@@ -134,8 +146,9 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             }
         }
         self.save_email_state(change, &step.state, epoch, now).await?;
+        // The step is stored: a mail that cannot be sent does not undo it.
         for d in &step.deliveries {
-            self.mailer.send(&d.to, &d.notice).await.map_err(|_| LoginError::Internal)?;
+            let _ = self.mailer.send(&d.to, &d.notice).await;
         }
         Ok(changed)
     }

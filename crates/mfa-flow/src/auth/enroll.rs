@@ -126,14 +126,36 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         Err(LoginError::Store(StoreError::Unavailable("account too contended".into())))
     }
 
+    /// Hashes a new set's codes through the pool (all queued at once, so the workers share
+    /// them), each with its own salt.
+    async fn hash_recovery_codes(
+        &self,
+        pending: mfa_credentials::PendingSet,
+    ) -> Result<RecoveryCodeSet, LoginError> {
+        let key_id = pending.key_id();
+        let queued = pending
+            .into_inputs()
+            .into_iter()
+            .map(|input| self.services.passwords.hash(input, self.random_bytes()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(pool_error)?;
+        let mut hashes = Vec::with_capacity(queued.len());
+        for q in queued {
+            hashes.push(q.await.map_err(pool_error)?);
+        }
+        RecoveryCodeSet::from_hashes(key_id, hashes).map_err(|_| LoginError::Internal)
+    }
+
     pub(super) async fn issue_recovery_codes(
         &self,
         session: &Session,
         replace: Option<&Factor>,
         now: SystemTime,
     ) -> Result<Vec<String>, LoginError> {
-        let (codes, set) =
-            self.with_rng(|r| self.services.recovery.generate(self.config.recovery_codes, r));
+        let (codes, pending) = self
+            .with_rng(|r| self.services.recovery.generate(self.config.recovery_codes, r))
+            .map_err(|_| LoginError::Internal)?;
+        let set = self.hash_recovery_codes(pending).await?;
         let shown = codes.iter().map(|c| c.expose_secret().to_owned()).collect();
         let change = match replace {
             Some(old) => {

@@ -423,6 +423,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             epoch: account.session_epoch,
             view: None,
             reset: false,
+            failures: 0,
         };
         self.start_first_method(account, flow, &usable, unavailable, client, now).await
     }
@@ -597,6 +598,9 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
     ) -> Result<LoginStep, LoginError> {
         let (mut flow, account) = self.take_login(flow_id, now).await?;
         let (mut usable, unavailable) = self.usable(&account, now).await?;
+        if flow.reset {
+            usable.retain(|f| recovery::proves_more_than_the_mailbox(f.kind));
+        }
         if let Some(id) = &flow.step_up {
             // A step-up never switches to a factor its session enrolled, or one created since.
             let s = self.store.session(id).await?.ok_or(LoginError::NotSignedIn)?;
@@ -663,6 +667,16 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 reason: FailureReason::WrongSecondFactor,
             },
         );
+        if flow.reset {
+            // A reset is opened with the mailbox alone: its failures do not count against
+            // the factor's cap (whoever reads the mail could otherwise suspend the owner's
+            // factors), and a reset ends after a few of them (a new link is throttled).
+            let failures = flow.failures.saturating_add(1);
+            if failures < recovery::RESET_ATTEMPTS {
+                self.put_login(flow_id, &LoginFlow { failures, ..flow.clone() }).await?;
+            }
+            return Ok(LoginError::WrongSecondFactor);
+        }
         if let Some(factor) = factor {
             self.count_factor_failure(flow.account, factor, now).await?;
         }

@@ -17,6 +17,16 @@ use super::*;
 /// How long the page has to set the new password after the second factor.
 const GRANT_TTL: Duration = Duration::from_secs(15 * 60);
 
+/// Wrong answers a reset allows before it ends (its failures do not count against the
+/// factors' caps: the mailbox alone opens a reset).
+pub(super) const RESET_ATTEMPTS: u8 = 5;
+
+/// Whether a factor proves more than the reset's mailbox already did: codes by email go to
+/// that very mailbox, so they never stand in for the second factor of a reset.
+pub(super) const fn proves_more_than_the_mailbox(kind: FactorKind) -> bool {
+    !matches!(kind, FactorKind::EmailCode)
+}
+
 /// A "forgot password" link as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct ResetLink {
@@ -30,6 +40,8 @@ struct ResetLink {
 struct Grant {
     account: AccountId,
     epoch: u64,
+    /// Until when (Unix seconds): a refused password puts the grant back, never longer.
+    expires: u64,
 }
 
 /// Permission to set a new password: the mailbox and, where the account has one, a second
@@ -128,7 +140,8 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         if factors.is_empty() {
             return self.grant_reset(&account, now).await;
         }
-        let plan = plan_second_factor(&self.config.policy, &account, factors, now);
+        let mut plan = plan_second_factor(&self.config.policy, &account, factors, now);
+        plan.usable.retain(|f| proves_more_than_the_mailbox(f.kind));
         if plan.usable.is_empty() {
             return Err(LoginError::RecoveryNeedsSupport);
         }
@@ -149,6 +162,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             epoch: account.session_epoch,
             view: None,
             reset: true,
+            failures: 0,
         };
         self.start_first_method(&account, flow, &plan.usable, plan.unavailable, client, now).await
     }
@@ -163,7 +177,8 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         // The account as stored now (a recovery code has just moved its epoch on).
         let current = self.store.account(account.id).await?.ok_or(LoginError::FlowExpired)?;
         let grant = self.random_id();
-        let record = Grant { account: current.id, epoch: current.session_epoch };
+        let expires = unix(now + GRANT_TTL);
+        let record = Grant { account: current.id, epoch: current.session_epoch, expires };
         let key = flow_key("reset-grant", &TokenHash::of(&grant).to_base64url());
         self.store.put_flow(&key, &serde_json::to_vec(&record)?, now + GRANT_TTL).await?;
         Ok(LoginStep::ResetPassword(ResetGrant(grant)))
@@ -189,6 +204,9 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         let key = flow_key("reset-grant", &TokenHash::of(grant).to_base64url());
         let bytes = self.store.take_flow(&key, now).await?.ok_or(LoginError::FlowExpired)?;
         let record: Grant = serde_json::from_slice(&bytes)?;
+        if unix(now) >= record.expires {
+            return Err(LoginError::FlowExpired);
+        }
         let mut account =
             self.store.account(record.account).await?.ok_or(LoginError::FlowExpired)?;
         if account.session_epoch != record.epoch {
@@ -201,8 +219,9 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         {
             Ok(h) => h,
             Err(e) => {
-                // A refused password (or a busy pool): the grant stays for another try.
-                self.store.put_flow(&key, &bytes, now + GRANT_TTL).await?;
+                // A refused password (or a busy pool): the grant stays for another try, until
+                // its own expiry.
+                self.store.put_flow(&key, &bytes, from_unix(record.expires)).await?;
                 return Err(e);
             }
         };

@@ -274,6 +274,11 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 let (pair, wide) = Self::mfa_keys(account.id, &flow.client.ip);
                 self.fail(&pair, now).await?;
                 self.fail(&wide, now).await?;
+                if flow.reset {
+                    // The owner said no to a reset opened from the mailbox: it ends here, and
+                    // counts nothing against the phone's cap.
+                    return Err(LoginError::PushDenied);
+                }
                 self.count_factor_failure(account.id, push_factor, now).await?;
                 self.put_login(flow_id, &LoginFlow { active: Active::None, ..flow }).await?;
                 Err(LoginError::PushDenied)

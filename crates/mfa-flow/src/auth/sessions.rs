@@ -663,7 +663,25 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
     ) -> Result<bool, LoginError> {
         let FactorData::RecoveryCodes { stored } = &factor.data else { return Ok(false) };
         let mut set = RecoveryCodeSet::from_stored(stored).map_err(|_| LoginError::Internal)?;
-        let Ok(consumed) = self.services.recovery.consume(&mut set, code) else {
+        // The code's slot character names the one hash to verify (through the pool).
+        let index = match self.services.recovery.check(&set, code) {
+            Ok(mfa_credentials::Check::Matched { index }) => index,
+            Ok(mfa_credentials::Check::Verify { index, input, stored }) => {
+                let verified = match self.services.passwords.verify(input, stored) {
+                    Ok(pending) => pending.await,
+                    Err(e) => Err(e),
+                };
+                match verified {
+                    Ok(_) => index,
+                    Err(mfa_credentials::Error::Busy) => {
+                        return Err(super::pool_error(mfa_credentials::Error::Busy));
+                    }
+                    Err(_) => return Ok(false),
+                }
+            }
+            _ => return Ok(false),
+        };
+        let Ok(consumed) = set.mark_used(index) else {
             return Ok(false);
         };
         let mut updated = factor.clone();

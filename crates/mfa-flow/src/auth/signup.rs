@@ -36,6 +36,10 @@ struct PendingSignUp {
     code: Option<PendingEmailCode>,
     /// Wrong codes and passwords so far.
     failures: u8,
+    /// The throttle key of code guesses: the target mailbox, for a decoy too (so the
+    /// throttle tells no accounts apart).
+    #[serde(default)]
+    mailbox_key: String,
 }
 
 /// The link of a pending sign-up, as stored under the hash of its token.
@@ -101,6 +105,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             account: owner.is_none().then(|| account.clone()),
             code: Some(pending_code),
             failures: 0,
+            mailbox_key: self.mailbox_key("signup-confirm", &account.canonical_email),
         };
         // The same writes either way, so the time of the answer says nothing.
         let key = flow_key("signup", &flow);
@@ -153,7 +158,9 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             self.store.put_flow(&key, &bytes, self.pending_until(&record, now)).await?;
             return Err(LoginError::FlowExpired);
         };
-        let throttle = self.confirm_key(&record, flow);
+        // Code guesses count on the mailbox across its sign-ups: a 6-digit code is no way to
+        // claim someone else's address.
+        let throttle = record.mailbox_key.clone();
         if let Err(e) = self.admit(&throttle, self.config.policy.throttle_signup, now).await {
             record.code = Some(pending);
             self.put_pending(&key, &record, now).await?;
@@ -212,7 +219,9 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             // A decoy's link is never sent.
             return Err(LoginError::Link(LinkProblem::Unknown));
         };
-        let throttle = self.confirm_key(&record, &link.flow);
+        // The link's token is a secret of the mailbox: its password tries count on this
+        // sign-up only, so guesses at someone's codes never hold the owner's link back.
+        let throttle = flow_key("signup-link-pw", &TokenHash::of(&link.flow).to_base64url());
         if let Err(e) = self.admit(&throttle, self.config.policy.throttle_signup, now).await {
             self.put_pending(&key, &record, now).await?;
             return Err(e);
@@ -239,15 +248,6 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         }
         self.refund(&[&throttle], now).await?;
         self.create_confirmed(record, now).await
-    }
-
-    /// The throttle key of confirmation attempts: the target mailbox (across its pending
-    /// sign-ups), or the flow for a decoy (same cost, nothing to protect).
-    fn confirm_key(&self, record: &PendingSignUp, flow: &str) -> String {
-        match &record.account {
-            Some(a) => self.mailbox_key("signup-confirm", &a.canonical_email),
-            None => flow_key("signup-confirm", &TokenHash::of(flow).to_base64url()),
-        }
     }
 
     /// A throttle key naming a mailbox without storing its address.

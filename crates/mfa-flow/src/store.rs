@@ -213,6 +213,11 @@ pub trait Store: Send + Sync {
 }
 
 /// Sends notices by email (an `.eml` outbox, SMTP …).
+///
+/// Hand the message to a queue and return: the flows send inside requests whose answer must
+/// not depend on whether an account exists ("forgot password", a sign-up or an email change
+/// to a taken address), so a mailer that waits for the mail server would let the answer's
+/// time tell.
 pub trait Mailer: Send + Sync {
     /// Sends `notice` to `to`.
     fn send(

@@ -51,6 +51,7 @@
 //! The crate does no I/O and reads neither the clock nor the OS random generator.
 #![forbid(unsafe_code)]
 
+mod breached;
 mod error;
 mod keys;
 mod password;
@@ -60,6 +61,7 @@ pub mod recovery;
 mod seal;
 mod secret;
 
+pub use breached::{BreachFileError, BreachedPasswords};
 pub use error::{Error, HashFormatError, Result};
 pub use keys::KeyRing;
 pub use password::{
@@ -67,8 +69,8 @@ pub use password::{
     Verified,
 };
 pub use policy::{
-    Blocklist, CommonPasswords, ContextWord, PasswordContext, PasswordPolicy, PasswordRole,
-    PolicyViolation,
+    AnyBlocklist, Blocklist, CommonPasswords, ContextWord, PasswordContext, PasswordPolicy,
+    PasswordRole, PolicyViolation,
 };
 pub use pool::{HashingPool, Pending, PoolConfig, PoolStats};
 pub use recovery::{Check, Consumed, PendingSet, RecoveryCode, RecoveryCodeSet, RecoveryCodes};

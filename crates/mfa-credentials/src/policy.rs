@@ -89,6 +89,39 @@ pub trait Blocklist: Send + Sync + fmt::Debug {
     /// Whether the password is on the list. `normalized_lower` is NFKC-normalized and
     /// lower-cased.
     fn contains(&self, normalized_lower: &str) -> bool;
+
+    /// Whether the password is on the list, given as typed (NFKC-normalized) and lower-cased:
+    /// a list of exact passwords (a breach corpus) checks both. By default, the lower-case
+    /// form only.
+    fn contains_password(&self, normalized: &str, normalized_lower: &str) -> bool {
+        let _ = normalized;
+        self.contains(normalized_lower)
+    }
+}
+
+impl<T: Blocklist + ?Sized> Blocklist for std::sync::Arc<T> {
+    fn contains(&self, normalized_lower: &str) -> bool {
+        (**self).contains(normalized_lower)
+    }
+
+    fn contains_password(&self, normalized: &str, normalized_lower: &str) -> bool {
+        (**self).contains_password(normalized, normalized_lower)
+    }
+}
+
+/// A password is listed when any of the lists has it (for example [`CommonPasswords`] and a
+/// [`crate::BreachedPasswords`] corpus).
+#[derive(Debug)]
+pub struct AnyBlocklist(pub Vec<Box<dyn Blocklist>>);
+
+impl Blocklist for AnyBlocklist {
+    fn contains(&self, normalized_lower: &str) -> bool {
+        self.0.iter().any(|b| b.contains(normalized_lower))
+    }
+
+    fn contains_password(&self, normalized: &str, normalized_lower: &str) -> bool {
+        self.0.iter().any(|b| b.contains_password(normalized, normalized_lower))
+    }
 }
 
 /// The 19,640 most common passwords (Django's list, compiled by Royce Williams; BSD-3-Clause),
@@ -231,9 +264,11 @@ impl PasswordPolicy {
         // characters (zero-width spaces, joiners, soft hyphens …), leading and trailing
         // space, runs of spaces — and once more without any space at all, so that
         // " password", "pass word" and "password\u{200B}" meet the blocklist as "password".
+        let exact = comparable(password.expose_normalized());
         let lower = comparable(&password.expose_normalized().to_lowercase());
         let squashed_pw: String = lower.chars().filter(|c| !c.is_whitespace()).collect();
-        if self.blocklist.contains(&lower) || self.blocklist.contains(&squashed_pw) {
+        if self.blocklist.contains_password(&exact, &lower) || self.blocklist.contains(&squashed_pw)
+        {
             return Err(PolicyViolation::Common);
         }
         let email_local = ctx.email.map(|e| e.rsplit_once('@').map_or(e, |(l, _)| l));

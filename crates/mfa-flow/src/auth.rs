@@ -87,6 +87,9 @@ pub struct AuthConfig {
     pub password_reset_ttl: Duration,
     /// The page that opens a "forgot password" link; the mail links to it with `#token=…`.
     pub password_reset_url: String,
+    /// The passwords no one may choose (default: `mfa_credentials::CommonPasswords`; add a
+    /// breach corpus with `mfa_credentials::BreachedPasswords` and `AnyBlocklist`).
+    pub blocklist: Arc<dyn mfa_credentials::Blocklist>,
 }
 
 impl AuthConfig {
@@ -108,6 +111,7 @@ impl AuthConfig {
             signup_confirm_url: String::new(),
             password_reset_ttl: Duration::from_secs(3600),
             password_reset_url: String::new(),
+            blocklist: Arc::new(mfa_credentials::CommonPasswords),
         }
     }
 }

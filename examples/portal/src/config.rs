@@ -41,10 +41,14 @@ pub struct Config {
     pub trusted_proxies: mfa_axum::TrustedProxies,
     /// The log's format (`--log`): `human` (default) or `json`, one object a line.
     pub log_json: bool,
+    /// A breach corpus (`--breached-passwords FILE`: sorted `SHA1HEX:COUNT` lines, the
+    /// "Pwned Passwords" download format): passwords in it are refused, besides the built-in
+    /// list of common ones. Searched in place, never loaded.
+    pub breached_passwords: Option<PathBuf>,
 }
 
 /// The flags the portal reads (each also as `PORTAL_<NAME>` in the environment).
-pub const FLAGS: [&str; 14] = [
+pub const FLAGS: [&str; 15] = [
     "listen",
     "public-url",
     "rp-id",
@@ -59,6 +63,7 @@ pub const FLAGS: [&str; 14] = [
     "email-change",
     "trusted-proxies",
     "log",
+    "breached-passwords",
 ];
 
 impl Config {
@@ -130,6 +135,7 @@ impl Config {
                 Some("json") => true,
                 Some(other) => return Err(format!("--log: human or json, not {other:?}")),
             },
+            breached_passwords: get("breached-passwords").map(PathBuf::from),
         })
     }
 }

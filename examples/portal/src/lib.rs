@@ -194,6 +194,13 @@ pub async fn build(config: &Config, params: HashParams) -> Result<Arc<web::App>,
     auth_config.login_url = format!("{base}/login");
     auth_config.signup_confirm_url = format!("{base}/signup/confirm");
     auth_config.password_reset_url = format!("{base}/password/reset");
+    if let Some(path) = &config.breached_passwords {
+        let corpus = mfa_credentials::BreachedPasswords::open(path).map_err(|e| e.to_string())?;
+        auth_config.blocklist = Arc::new(mfa_credentials::AnyBlocklist(vec![
+            Box::new(mfa_credentials::CommonPasswords),
+            Box::new(corpus),
+        ]));
+    }
     auth_config.policy.usernames = UsernamePolicy {
         warn_from: config.username_warn_from,
         refuse_from: config.username_refuse_from,

@@ -930,3 +930,41 @@ async fn a_forgotten_password_and_a_lost_phone_are_recovered() {
     assert_eq!(r["error"], "err_link_unknown", "{r}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--breached-passwords FILE`: a password of the corpus is refused at sign-up (besides the
+/// built-in common ones); a file that is no corpus stops the portal at start.
+#[tokio::test]
+async fn a_breach_corpus_refuses_its_passwords() {
+    let dir = temp_dir();
+    let sha1 = |s: &str| -> String {
+        let d = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, s.as_bytes());
+        d.as_ref().iter().map(|b| format!("{b:02X}")).collect()
+    };
+    let mut lines = [sha1("tangerine velvet 1987"), sha1("another breached one")];
+    lines.sort();
+    let corpus = dir.join("pwned.txt");
+    std::fs::write(&corpus, lines.iter().map(|h| format!("{h}:42\r\n")).collect::<String>())
+        .unwrap();
+    let (app, data) = portal_with(&["--breached-passwords", corpus.to_str().unwrap()]).await;
+    let mut b = Browser::new(router(app)).await;
+    let r = b
+        .post("/api/signup", json!({"email": "b@example.com", "password": "tangerine velvet 1987"}))
+        .await;
+    assert_eq!(r["error"], "err_invalid", "{r}");
+    let r = b.post("/api/signup", json!({"email": "b@example.com", "password": "password1"})).await;
+    assert_eq!(r["error"], "err_invalid", "the built-in list still holds: {r}");
+    let r = b.post("/api/signup", json!({"email": "b@example.com", "password": PW})).await;
+    assert_eq!(r["ok"], true, "{r}");
+    std::fs::write(&corpus, "not a corpus\n").unwrap();
+    let config = portal::Config::from_args(&[
+        "--data-dir".into(),
+        data.display().to_string(),
+        "--breached-passwords".into(),
+        corpus.display().to_string(),
+    ])
+    .unwrap();
+    let refused = portal::build(&config, HashParams::DANGER_TEST_MINIMUM).await;
+    assert!(refused.is_err_and(|e| e.contains("not a breach corpus")));
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&data);
+}

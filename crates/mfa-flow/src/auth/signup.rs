@@ -316,8 +316,10 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         username: Option<&str>,
     ) -> Result<String, LoginError> {
         let pw = Password::new(password).map_err(|e| LoginError::Refused(e.to_string()))?;
-        let policy =
-            mfa_credentials::PasswordPolicy::new(mfa_credentials::PasswordRole::MultiFactor);
+        let policy = mfa_credentials::PasswordPolicy {
+            blocklist: Box::new(Arc::clone(&self.config.blocklist)),
+            ..mfa_credentials::PasswordPolicy::new(mfa_credentials::PasswordRole::MultiFactor)
+        };
         let context = mfa_credentials::PasswordContext {
             service_name: Some(&self.config.product),
             email: Some(email_local),

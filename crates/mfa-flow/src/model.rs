@@ -189,6 +189,19 @@ pub struct Factor {
     pub suspended: Option<Suspension>,
 }
 
+impl Factor {
+    /// A WebAuthn factor's credential id (unpadded base64url): unique across every account
+    /// (WebAuthn §7.1 step 22), so one authenticator's credential can never stand for two
+    /// users. `None` for other kinds.
+    #[must_use]
+    pub fn credential_id(&self) -> Option<String> {
+        match &self.data {
+            FactorData::WebAuthn(c) => Some(c.id_base64url()),
+            _ => None,
+        }
+    }
+}
+
 /// Why a factor is suspended, and since when.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Suspension {

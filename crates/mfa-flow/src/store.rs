@@ -44,7 +44,8 @@ pub enum StoreError {
 /// purpose: every store must handle every change.
 #[derive(Debug, Clone)]
 pub enum FactorChange {
-    /// Adds a factor.
+    /// Adds a factor ([`StoreError::Conflict`] as for [`Store::add_factor`]: an existing id
+    /// or WebAuthn credential id).
     Add(Factor),
     /// Replaces a factor if its stored version is `version - 1`.
     Update(Factor),
@@ -88,7 +89,8 @@ pub trait Store: Send + Sync {
     /// email or username belongs to another account.
     fn update_account(&self, account: &Account) -> impl Future<Output = StoreResult<()>> + Send;
 
-    /// Adds a factor.
+    /// Adds a factor. [`StoreError::Conflict`] if the id exists, or if its WebAuthn credential
+    /// id ([`Factor::credential_id`]) is registered already, to any account.
     fn add_factor(&self, factor: &Factor) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// The account's factors.

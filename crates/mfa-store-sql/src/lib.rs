@@ -148,13 +148,14 @@ macro_rules! factor_change {
                 if f.account != $account {
                     return Err(StoreError::NotFound);
                 }
-                sqlx::query("INSERT INTO factors (id, account, version, created, totp_last_step, data) VALUES ($1, $2, $3, $4, $5, $6)")
+                sqlx::query("INSERT INTO factors (id, account, version, created, totp_last_step, data, credential_id) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                     .bind(f.id.to_string())
                     .bind(f.account.to_string())
                     .bind(to_i64(f.version)?)
                     .bind(to_i64(f.created)?)
                     .bind(totp_step(f)?)
                     .bind(json(f)?)
+                    .bind(f.credential_id())
                     .execute(&mut *$tx)
                     .await
                     .map_err(db_error)?;
@@ -284,7 +285,9 @@ impl SqlStore {
                 .await
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         }
-        Ok(Self::Sqlite(pool))
+        let store = Self::Sqlite(pool);
+        store.fill_credential_ids().await?;
+        Ok(store)
     }
 
     /// Wraps an existing PostgreSQL pool, applying the migrations if `migrate`.
@@ -299,7 +302,41 @@ impl SqlStore {
                 .await
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         }
-        Ok(Self::Postgres(pool))
+        let store = Self::Postgres(pool);
+        store.fill_credential_ids().await?;
+        Ok(store)
+    }
+
+    /// Fills in the credential-id column of WebAuthn factors stored before it existed
+    /// (schema version 4). Of two rows that share a credential id (possible before), the
+    /// older one gets it; the newer stays unindexed.
+    async fn fill_credential_ids(&self) -> StoreResult<()> {
+        let rows: Vec<(String, String)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT id, data FROM factors WHERE credential_id IS NULL AND data LIKE '%\"web_authn\"%' ORDER BY created, id")
+                .fetch_all(pool)
+                .await
+                .map_err(db_error)?
+        });
+        for (id, data) in rows {
+            let Some(cred) =
+                serde_json::from_str::<Factor>(&data).ok().and_then(|f| f.credential_id())
+            else {
+                continue;
+            };
+            let r = with_pool!(self, pool => {
+                sqlx::query("UPDATE factors SET credential_id = $1 WHERE id = $2")
+                    .bind(&cred)
+                    .bind(&id)
+                    .execute(pool)
+                    .await
+                    .map(|done| done.rows_affected())
+            });
+            match r.map_err(db_error) {
+                Ok(_) | Err(StoreError::Conflict) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// Closes the pool (waits for connections to finish).
@@ -405,13 +442,14 @@ impl Store for SqlStore {
         let data = json(f)?;
         let step = totp_step(f)?;
         let result = with_pool!(self, pool => {
-            sqlx::query("INSERT INTO factors (id, account, version, created, totp_last_step, data) VALUES ($1, $2, $3, $4, $5, $6)")
+            sqlx::query("INSERT INTO factors (id, account, version, created, totp_last_step, data, credential_id) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                 .bind(f.id.to_string())
                 .bind(f.account.to_string())
                 .bind(to_i64(f.version)?)
                 .bind(to_i64(f.created)?)
                 .bind(step)
                 .bind(data)
+                .bind(f.credential_id())
                 .execute(pool)
                 .await
                 .map(|r| r.rows_affected())

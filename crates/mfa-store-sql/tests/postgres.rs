@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use mfa_store_sql::SqlStore;
-use mfa_testkit::{conformance, recovery};
+use mfa_testkit::{conformance, flows, recovery};
 use sqlx::Executor as _;
 
 static N: AtomicU32 = AtomicU32::new(0);
@@ -37,6 +37,12 @@ async fn postgres_conforms() {
 #[ignore = "needs a PostgreSQL server: run by .ci/extended"]
 async fn recovery_scenarios_hold_on_postgres() {
     recovery::run(|| async { SqlStore::connect(&fresh_database().await).await.unwrap() }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs a PostgreSQL server: run by .ci/extended"]
+async fn flow_scenarios_hold_on_postgres() {
+    flows::run(|| async { SqlStore::connect(&fresh_database().await).await.unwrap() }).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

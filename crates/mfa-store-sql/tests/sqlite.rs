@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use mfa_flow::{FactorData, Store};
 use mfa_store_sql::SqlStore;
-use mfa_testkit::{at, conformance, recovery};
+use mfa_testkit::{at, conformance, flows, recovery};
 
 static N: AtomicU32 = AtomicU32::new(0);
 
@@ -42,6 +42,13 @@ async fn sqlite_conforms() {
 async fn recovery_scenarios_hold_on_sqlite() {
     let dir = test_dir("recovery");
     recovery::run(|| async { SqlStore::connect(&url(&fresh_file(&dir))).await.unwrap() }).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn flow_scenarios_hold_on_sqlite() {
+    let dir = test_dir("flows");
+    flows::run(|| async { SqlStore::connect(&url(&fresh_file(&dir))).await.unwrap() }).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -141,4 +148,58 @@ async fn audit_events_are_kept_with_their_client_newest_first() {
     s.sweep(later).await.unwrap();
     assert!(s.audit_events(account, &[], 10).await.unwrap().is_empty(), "swept");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Rows of WebAuthn factors stored before the credential-id column existed get it when the
+/// store connects, and then hold their id against every other account.
+#[tokio::test]
+async fn credential_ids_of_earlier_rows_are_filled_in_on_connect() {
+    let dir = test_dir("backfill");
+    let file = fresh_file(&dir);
+    let store = SqlStore::connect(&url(&file)).await.unwrap();
+    let e = mfa_testkit::test_auth_on(
+        store,
+        mfa_flow::AuthConfig::new("Example Portal"),
+        mfa_email_identity::ChangeMode::ConfirmNewAddress,
+        7,
+    );
+    let mut key = mfa_testkit::RawKey::device_bound(vec![9; 20]);
+    let (_, factor) = flows::account_with_key(&e, "old@example.com", &mut key).await;
+    // As a database of schema version 3 left it.
+    let pool = sqlx::SqlitePool::connect(&url(&file)).await.unwrap();
+    sqlx::query("UPDATE factors SET credential_id = NULL").execute(&pool).await.unwrap();
+    pool.close().await;
+    let reopened = SqlStore::connect(&url(&file)).await.unwrap();
+    let pool = sqlx::SqlitePool::connect(&url(&file)).await.unwrap();
+    let (id,): (Option<String>,) =
+        sqlx::query_as("SELECT credential_id FROM factors WHERE id = $1")
+            .bind(factor.to_string())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(id.as_deref(), Some("CQkJCQkJCQkJCQkJCQkJCQkJCQk"));
+    let mut copy = reopened
+        .factors(
+            e.auth
+                .store()
+                .account_by_email(&canonical("old@example.com"))
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|f| f.id == factor)
+        .unwrap();
+    copy.id = mfa_flow::FactorId(uuid::Uuid::from_u128(77));
+    assert_eq!(reopened.add_factor(&copy).await, Err(mfa_flow::StoreError::Conflict));
+    pool.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn canonical(email: &str) -> mfa_email_identity::CanonicalEmail {
+    mfa_email_identity::Canonicalizer::new()
+        .canonical(&mfa_email_identity::EmailAddress::parse(email).unwrap())
 }

@@ -16,7 +16,9 @@
 #![forbid(unsafe_code)]
 
 pub mod conformance;
+pub mod flows;
 mod memory;
+mod raw_key;
 pub mod recovery;
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -36,6 +38,7 @@ use mfa_totp::{Profile, TotpConfig, TotpCredential, TotpSecret};
 use mfa_webauthn::RelyingParty;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
+pub use raw_key::RawKey;
 
 /// The fixed time tests start from: 2027-01-15 08:00:00 UTC.
 pub const T0: u64 = 1_800_000_000;
@@ -145,6 +148,9 @@ impl AuditSink for AuditLog {
 /// The relying party of the test setup.
 pub const ORIGIN: &str = "https://portal.example.com";
 
+/// The WebAuthn relying-party id of [`test_services`].
+pub const RP_ID: &str = "example.com";
+
 /// Services with small, fast parameters (argon2 at its test minimum) and fixed keys.
 ///
 /// # Panics
@@ -172,7 +178,7 @@ pub fn test_services(mode: mfa_email_identity::ChangeMode) -> Services {
         recovery: RecoveryCodes::new(&ring),
         email_codes: EmailCodeIssuer::new(&[9u8; 32]).expect("email code key"),
         totp: TotpConfig::new("Example Portal").expect("issuer"),
-        webauthn: RelyingParty::builder("example.com", "Example Portal")
+        webauthn: RelyingParty::builder(RP_ID, "Example Portal")
             .origin(ORIGIN)
             .build()
             .expect("rp"),

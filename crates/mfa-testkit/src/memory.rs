@@ -94,7 +94,7 @@ impl Store for MemoryStore {
 
     async fn add_factor(&self, factor: &Factor) -> StoreResult<()> {
         let mut g = self.lock();
-        if g.factors.contains_key(&factor.id) {
+        if g.factors.contains_key(&factor.id) || credential_taken(&g.factors, factor) {
             return Err(StoreError::Conflict);
         }
         if !g.accounts.contains_key(&factor.account) {
@@ -209,7 +209,7 @@ impl Store for MemoryStore {
                 if f.account != account {
                     return Err(StoreError::NotFound);
                 }
-                if g.factors.contains_key(&f.id) {
+                if g.factors.contains_key(&f.id) || credential_taken(&g.factors, f) {
                     return Err(StoreError::Conflict);
                 }
                 g.factors.insert(f.id, f.clone());
@@ -315,4 +315,11 @@ impl Store for MemoryStore {
         g.sessions.retain(|_, (_, s)| now < s.expires && epochs.get(&s.account) == Some(&s.epoch));
         Ok(u64::try_from(before - g.flows.len() - g.sessions.len()).unwrap_or(u64::MAX))
     }
+}
+
+/// Whether another factor holds `f`'s WebAuthn credential id (unique across accounts).
+fn credential_taken(factors: &HashMap<FactorId, Factor>, f: &Factor) -> bool {
+    f.credential_id().is_some_and(|id| {
+        factors.values().any(|o| o.id != f.id && o.credential_id().as_deref() == Some(&id))
+    })
 }

@@ -9,7 +9,7 @@ use mfa_flow::{
     LinkProblem, LoginError, LoginStep, Prompt, RetirementReason, Session, SessionId, Store,
     Unavailable,
 };
-use mfa_testkit::{TestEnv, TotpApp, at, test_auth};
+use mfa_testkit::{RawKey, TestEnv, TotpApp, at, test_auth};
 use webauthn_authenticator_rs::WebauthnAuthenticator as _;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
@@ -650,127 +650,11 @@ async fn key_challenge(e: &TestEnv, email: &str, t: u64) -> (String, String) {
     (c.flow, options)
 }
 
-/// A software passkey that keeps no signature counter (as synced passkeys do: every
-/// assertion says 0), with attestation "none". Its ECDSA nonces come from the system.
-#[allow(clippy::disallowed_types)]
-struct CounterlessKey {
-    key: ring::signature::EcdsaKeyPair,
-    rng: ring::rand::SystemRandom,
-    id: Vec<u8>,
-    user: Vec<u8>,
-}
-
-fn b64(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn unb64(s: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()
-}
-
-impl CounterlessKey {
-    #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
-    fn new() -> Self {
-        use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
-        let rng = ring::rand::SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
-        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng)
-            .unwrap();
-        Self { key, rng, id: vec![0x5a; 16], user: Vec::new() }
-    }
-
-    fn client_data(kind: &str, challenge: &str) -> Vec<u8> {
-        serde_json::to_vec(&serde_json::json!({
-            "type": kind, "challenge": challenge, "origin": mfa_testkit::ORIGIN, "crossOrigin": false,
-        }))
-        .unwrap()
-    }
-
-    fn rp_hash() -> Vec<u8> {
-        ring::digest::digest(&ring::digest::SHA256, b"example.com").as_ref().to_vec()
-    }
-
-    /// Flags: user present and verified, backup eligible and backed up (a synced passkey).
-    const FLAGS: u8 = 0x01 | 0x04 | 0x08 | 0x10;
-
-    fn register(&mut self, options: &str) -> String {
-        use ring::signature::KeyPair as _;
-        use serde_cbor_2::Value as C;
-        let o: serde_json::Value = serde_json::from_str(options).unwrap();
-        let challenge = o["publicKey"]["challenge"].as_str().unwrap();
-        self.user = unb64(o["publicKey"]["user"]["id"].as_str().unwrap());
-        let point = self.key.public_key().as_ref();
-        let cose = C::Map(
-            [
-                (C::Integer(1), C::Integer(2)),
-                (C::Integer(3), C::Integer(-7)),
-                (C::Integer(-1), C::Integer(1)),
-                (C::Integer(-2), C::Bytes(point[1..33].to_vec())),
-                (C::Integer(-3), C::Bytes(point[33..65].to_vec())),
-            ]
-            .into_iter()
-            .collect(),
-        );
-        let mut auth_data = Self::rp_hash();
-        auth_data.push(Self::FLAGS | 0x40);
-        auth_data.extend_from_slice(&0u32.to_be_bytes());
-        auth_data.extend_from_slice(&[0; 16]);
-        auth_data.extend_from_slice(&u16::try_from(self.id.len()).unwrap().to_be_bytes());
-        auth_data.extend_from_slice(&self.id);
-        auth_data.extend_from_slice(&serde_cbor_2::to_vec(&cose).unwrap());
-        let attestation = C::Map(
-            [
-                (C::Text("fmt".into()), C::Text("none".into())),
-                (C::Text("attStmt".into()), C::Map(Default::default())),
-                (C::Text("authData".into()), C::Bytes(auth_data)),
-            ]
-            .into_iter()
-            .collect(),
-        );
-        serde_json::json!({
-            "id": b64(&self.id), "rawId": b64(&self.id), "type": "public-key",
-            "response": {
-                "attestationObject": b64(&serde_cbor_2::to_vec(&attestation).unwrap()),
-                "clientDataJSON": b64(&Self::client_data("webauthn.create", challenge)),
-                "transports": ["internal"],
-            },
-            "clientExtensionResults": {},
-        })
-        .to_string()
-    }
-
-    fn assert(&self, options: &str) -> String {
-        let o: serde_json::Value = serde_json::from_str(options).unwrap();
-        let challenge = o["publicKey"]["challenge"].as_str().unwrap();
-        let client_data = Self::client_data("webauthn.get", challenge);
-        let mut auth_data = Self::rp_hash();
-        auth_data.push(Self::FLAGS);
-        auth_data.extend_from_slice(&0u32.to_be_bytes());
-        let mut signed = auth_data.clone();
-        signed
-            .extend_from_slice(ring::digest::digest(&ring::digest::SHA256, &client_data).as_ref());
-        let signature = self.key.sign(&self.rng, &signed).unwrap();
-        serde_json::json!({
-            "id": b64(&self.id), "rawId": b64(&self.id), "type": "public-key",
-            "response": {
-                "authenticatorData": b64(&auth_data),
-                "clientDataJSON": b64(&client_data),
-                "signature": b64(signature.as_ref()),
-                "userHandle": b64(&self.user),
-            },
-            "clientExtensionResults": {},
-        })
-        .to_string()
-    }
-}
-
 #[tokio::test]
 async fn counter_zero_passkeys_pass_twice_and_a_replay_does_not() {
     let e = env();
     let (_, signed_in, _) = user(&e, "zero@example.com", 0).await;
-    let mut key = CounterlessKey::new();
+    let mut key = RawKey::synced(vec![0x5a; 16]);
     let (flow, options) =
         e.auth.begin_webauthn(&signed_in.session, FactorKind::Passkey, at(41)).await.unwrap();
     let done = e

@@ -399,6 +399,13 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             now,
         )
         .await
+        .map_err(|e| match e {
+            // The store keeps credential ids unique across accounts (WebAuthn §7.1 step 22).
+            LoginError::Store(StoreError::Conflict) => {
+                LoginError::Refused("this authenticator is already registered".into())
+            }
+            e => e,
+        })
     }
 
     /// Starts an email-code enrollment: sends a code to the account's address.

@@ -402,8 +402,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             }
         }
         let assurance = match factor {
-            Some(f) if f.kind.phishing_resistant() => Assurance::Aal3,
-            Some(_) => Assurance::Aal2,
+            Some(f) => assurance_of(f),
             None => Assurance::Aal1,
         };
         if let Some(f) = factor {
@@ -457,5 +456,18 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             required_actions: actions,
             known_device,
         })
+    }
+}
+
+/// The assurance of a sign-in with the password and `f` (NIST SP 800-63B-4 §2.3): AAL3 needs
+/// a phishing-resistant authenticator whose key cannot leave it — a WebAuthn credential that
+/// is not backup eligible (a synced passkey's is, so it is AAL2). The password is the other
+/// factor, so user verification on the key is not needed for it.
+pub(super) fn assurance_of(f: &Factor) -> Assurance {
+    match &f.data {
+        FactorData::WebAuthn(c) if f.kind.phishing_resistant() && !c.backup_eligible() => {
+            Assurance::Aal3
+        }
+        _ => Assurance::Aal2,
     }
 }

@@ -721,7 +721,7 @@ async fn methods<S: Store, M: Mailer, P: PushSender>(
             json!({
                 "id": f.method.factor.to_string(), "kind": f.method.kind, "name": f.method.name,
                 "created": f.created, "last_used": f.last_used,
-                "available": why.is_none(), "unavailable": why,
+                "available": why.is_none(), "unavailable": why, "weak": f.weak,
             })
         })
         .collect();

@@ -207,6 +207,12 @@ pub enum RequiredAction {
     },
     /// Choose a new password (an imported hash could check only part of this one).
     ChangePassword,
+    /// The method just used is weak (an imported authenticator-app secret under 112 bits):
+    /// set it up again, or add a stronger method, then remove it.
+    ReplaceFactor {
+        /// The weak factor.
+        factor: FactorId,
+    },
 }
 
 /// A factor as offered to the user.
@@ -581,6 +587,20 @@ pub struct FactorStatus {
     pub created: u64,
     /// Last used.
     pub last_used: Option<u64>,
+    /// Usable, but weaker than the others: say so, and suggest a stronger one.
+    pub weak: Option<Weakness>,
+}
+
+/// Why a usable method is weaker than the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Weakness {
+    /// Codes by email: they prove the mailbox, not a device; below AAL2, never a step-up.
+    BelowAal2,
+    /// An authenticator app whose (imported) secret has fewer than 112 bits: set it up
+    /// again to get a full-length one.
+    ShortSecret,
 }
 
 /// The result of starting an email change.

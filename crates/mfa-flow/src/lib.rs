@@ -63,7 +63,8 @@ pub use auth::{
     Enrolled, EnrollmentProof, FactorPlan, FactorStatus, LinkProblem, LoginError, LoginStep,
     MethodView, Prompt, PushEnrollmentStatus, RequiredAction, ResetGrant, RevocationReason,
     RngSource, Services, Session, SessionClient, SessionId, SessionToken, SessionView,
-    SignUpStarted, TotpEnrollment, Unavailable, UnavailableFactor, Warning, plan_second_factor,
+    SignUpStarted, TotpEnrollment, Unavailable, UnavailableFactor, Warning, Weakness,
+    plan_second_factor,
 };
 pub use model::{
     Account, AccountId, Factor, FactorData, FactorId, FactorKind, ProfileFields, Suspension,

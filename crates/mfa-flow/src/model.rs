@@ -130,6 +130,14 @@ impl FactorKind {
     pub const fn phishing_resistant(self) -> bool {
         matches!(self, Self::SecurityKey | Self::Passkey | Self::BiometricKey)
     }
+
+    /// Whether a sign-in with it reaches AAL2 (and so may step a session up for sensitive
+    /// changes): not codes by email, which prove the mailbox, not a device (NIST SP
+    /// 800-63B-4 §3.1.3.1), nor the retired phone kinds.
+    #[must_use]
+    pub const fn reaches_aal2(self) -> bool {
+        !matches!(self, Self::EmailCode | Self::Sms | Self::Voice)
+    }
 }
 
 /// What a factor holds.

@@ -61,6 +61,10 @@ pub enum RetirementReason {
     Insecure,
     /// The operator withdrew it.
     Withdrawn,
+    /// It does not reach AAL2: a code by email proves the mailbox, not a device the user
+    /// holds (NIST SP 800-63B-4 §3.1.3.1, OWASP ASVS 5.0 6.3.6). Off unless the embedder
+    /// allows it ([`RetirementPolicy::allow`]).
+    BelowAal2,
 }
 
 /// A factor kind's retirement.
@@ -81,7 +85,9 @@ pub struct RetirementPolicy {
 }
 
 impl Default for RetirementPolicy {
-    /// SMS and voice retired now (from the epoch), for the notice's reason.
+    /// SMS and voice retired now (from the epoch), for the notice's reason; codes by email
+    /// off (they do not reach AAL2; an embedder may [`RetirementPolicy::allow`] them, and they
+    /// then count below AAL2 and never satisfy a step-up).
     fn default() -> Self {
         let from = SystemTime::UNIX_EPOCH;
         let reason = RetirementReason::SpecificationChange;
@@ -89,6 +95,11 @@ impl Default for RetirementPolicy {
             retired: vec![
                 Retirement { kind: FactorKind::Sms, from, reason },
                 Retirement { kind: FactorKind::Voice, from, reason },
+                Retirement {
+                    kind: FactorKind::EmailCode,
+                    from,
+                    reason: RetirementReason::BelowAal2,
+                },
             ],
         }
     }
@@ -106,6 +117,14 @@ impl RetirementPolicy {
     pub fn retire(mut self, kind: FactorKind, from: SystemTime, reason: RetirementReason) -> Self {
         self.retired.retain(|r| r.kind != kind);
         self.retired.push(Retirement { kind, from, reason });
+        self
+    }
+
+    /// Takes `kind` off the list: it may be enrolled and used (codes by email, for an
+    /// embedder whose users were promised them).
+    #[must_use]
+    pub fn allow(mut self, kind: FactorKind) -> Self {
+        self.retired.retain(|r| r.kind != kind);
         self
     }
 

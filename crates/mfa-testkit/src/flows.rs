@@ -8,8 +8,8 @@ use std::future::Future;
 
 use mfa_email_identity::ChangeMode;
 use mfa_flow::{
-    Assurance, AuthConfig, ClientInfo, FactorKind, LoginError, LoginStep, Prompt, Session, Store,
-    StoreError,
+    Assurance, AuthConfig, ClientInfo, Factor, FactorData, FactorId, FactorKind, LoginError,
+    LoginStep, Prompt, RequiredAction, RetirementReason, Session, Store, StoreError, Weakness,
 };
 
 use crate::{RawKey, TestEnv, TotpApp, at, test_auth_on};
@@ -25,6 +25,8 @@ where
 {
     a_credential_id_belongs_to_one_account(make().await).await;
     only_a_device_bound_key_reaches_aal3(make().await).await;
+    codes_by_mail_are_off_by_default_and_count_below_aal2(make().await).await;
+    a_short_imported_totp_secret_is_weak(make().await).await;
 }
 
 fn client() -> ClientInfo {
@@ -66,7 +68,7 @@ pub async fn account_with_key<S: Store>(
     e: &TestEnv<S>,
     email: &str,
     key: &mut RawKey,
-) -> (Session, mfa_flow::FactorId) {
+) -> (Session, FactorId) {
     let (_, session) = signed_in(e, email).await;
     let done = register(e, &session, key, 40).await.unwrap();
     (session, done.factor.factor)
@@ -102,7 +104,7 @@ async fn a_credential_id_belongs_to_one_account<S: Store>(s: S) {
     // The store itself refuses it, whatever the caller.
     let alices = e.auth.store().factors(alice.account).await.unwrap();
     let mut copy = alices.iter().find(|f| f.id == done.factor.factor).unwrap().clone();
-    copy.id = mfa_flow::FactorId(uuid::Uuid::from_u128(0xdead));
+    copy.id = FactorId(uuid::Uuid::from_u128(0xdead));
     copy.account = mallory.account;
     assert_eq!(
         e.auth.store().add_factor(&copy).await,
@@ -141,4 +143,140 @@ async fn only_a_device_bound_key_reaches_aal3<S: Store>(s: S) {
         };
         assert_eq!(signed.assurance, want, "assurance of {email}");
     }
+}
+
+/// Codes by email are off by default (they do not reach AAL2). An embedder may allow them;
+/// a sign-in with one is then AAL1, never fresh for sensitive changes, and no step-up offers
+/// them; the methods list calls them weak.
+async fn codes_by_mail_are_off_by_default_and_count_below_aal2<S: Store + Clone>(s: S) {
+    let off = test_auth_on(s.clone(), AuthConfig::new("Example Portal"), ChangeMode::Immediate, 23);
+    let (_, session) = signed_in(&off, "off@example.com").await;
+    assert_eq!(
+        off.auth.begin_email_code(&session, at(40)).await.unwrap_err(),
+        LoginError::MethodUnavailable,
+        "codes by email: off by default"
+    );
+    let mut allowed = AuthConfig::new("Example Portal");
+    allowed.policy.retirement = allowed.policy.retirement.allow(FactorKind::EmailCode);
+    let e = test_auth_on(s, allowed, ChangeMode::Immediate, 24);
+    let (_, session) = signed_in(&e, "mail@example.com").await;
+    let flow = e.auth.begin_email_code(&session, at(40)).await.unwrap();
+    let code = e.last_code("mail@example.com").unwrap();
+    let done = e.auth.confirm_email_code(&session, &flow, &code, at(40)).await.unwrap();
+    let mail_factor = done.factor.factor;
+    let list = e.auth.factor_list(session.account, at(41)).await.unwrap();
+    let listed = list.iter().find(|f| f.method.factor == mail_factor).unwrap();
+    assert_eq!(listed.weak, Some(Weakness::BelowAal2), "codes by email: listed as weak");
+    // A sign-in with a code by email: AAL1, not fresh.
+    let LoginStep::Challenge(c) =
+        e.auth.login("mail@example.com", PW, &client(), at(100)).await.unwrap()
+    else {
+        panic!()
+    };
+    let LoginStep::Challenge(c) =
+        e.auth.select_method(&c.flow, mail_factor, &client(), at(100)).await.unwrap()
+    else {
+        panic!()
+    };
+    let code = e.last_code("mail@example.com").unwrap();
+    let LoginStep::Authenticated(signed) =
+        e.auth.submit_code(&c.flow, &code, at(100)).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(signed.assurance, Assurance::Aal1, "codes by email: below AAL2");
+    assert_eq!(
+        e.auth
+            .change_password(&signed.session, PW, "a new long passphrase", at(101))
+            .await
+            .unwrap_err(),
+        LoginError::StepUpRequired,
+        "codes by email: no sensitive change on their strength"
+    );
+    let LoginStep::Challenge(up) =
+        e.auth.begin_step_up(&signed.session, &client(), at(102)).await.unwrap()
+    else {
+        panic!()
+    };
+    assert!(
+        up.method.kind != FactorKind::EmailCode
+            && up.alternatives.iter().all(|m| m.kind != FactorKind::EmailCode),
+        "codes by email: no step-up offers them"
+    );
+    assert_eq!(
+        e.auth.select_method(&up.flow, mail_factor, &client(), at(103)).await.unwrap_err(),
+        LoginError::MethodUnavailable
+    );
+    assert_eq!(
+        AuthConfig::new("x")
+            .policy
+            .retirement
+            .retired(FactorKind::EmailCode, at(0))
+            .map(|r| r.reason),
+        Some(RetirementReason::BelowAal2)
+    );
+}
+
+/// An authenticator-app secret under 112 bits (imported from an older system) still signs
+/// in, is listed as weak, and the sign-in asks to replace it.
+async fn a_short_imported_totp_secret_is_weak<S: Store>(s: S) {
+    let e = test_auth_on(s, AuthConfig::new("Example Portal"), ChangeMode::Immediate, 25);
+    let (_, session) = signed_in(&e, "old-app@example.com").await;
+    let short = mfa_totp::TotpSecret::from_base32("JBSWY3DPEHPK3PXP").unwrap();
+    let mut rng = crate::seeded(3);
+    let sealed = e
+        .auth
+        .services()
+        .sealer
+        .seal(short.expose_secret(), session.account.0.as_bytes(), "totp", &mut rng)
+        .unwrap();
+    let id = FactorId(uuid::Uuid::from_u128(0x70_7b));
+    let weak = Factor {
+        id,
+        account: session.account,
+        kind: FactorKind::Totp,
+        name: "Old app".into(),
+        created: 1,
+        last_used: None,
+        version: 1,
+        data: FactorData::Totp {
+            sealed_secret: sealed,
+            profile: mfa_totp::Profile::DEFAULT,
+            last_step: None,
+        },
+        suspended: None,
+    };
+    e.auth.store().add_factor(&weak).await.unwrap();
+    let list = e.auth.factor_list(session.account, at(50)).await.unwrap();
+    assert_eq!(
+        list.iter().find(|f| f.method.factor == id).unwrap().weak,
+        Some(Weakness::ShortSecret)
+    );
+    let app = TotpApp::from_base32("JBSWY3DPEHPK3PXP").unwrap();
+    let LoginStep::Challenge(c) =
+        e.auth.login("old-app@example.com", PW, &client(), at(100)).await.unwrap()
+    else {
+        panic!()
+    };
+    let c = if c.method.factor == id {
+        c
+    } else {
+        let who = client();
+        let LoginStep::Challenge(c) =
+            e.auth.select_method(&c.flow, id, &who, at(100)).await.unwrap()
+        else {
+            panic!()
+        };
+        c
+    };
+    let LoginStep::Authenticated(done) =
+        e.auth.submit_code(&c.flow, &app.code(at(100)), at(100)).await.unwrap()
+    else {
+        panic!()
+    };
+    assert!(
+        done.required_actions.contains(&RequiredAction::ReplaceFactor { factor: id }),
+        "a weak secret: the sign-in asks to replace it ({:?})",
+        done.required_actions
+    );
 }

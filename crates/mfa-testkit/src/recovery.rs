@@ -65,6 +65,8 @@ fn env<S: Store>(store: S, mode: ChangeMode) -> TestEnv<S> {
 /// Environments sharing one store need their own random streams (account ids).
 fn seeded_env<S: Store>(store: S, mode: ChangeMode, seed: u8) -> TestEnv<S> {
     let mut config = AuthConfig::new("Example Portal");
+    // Codes by email allowed, so the scenarios show they never stand in for a reset's factor.
+    config.policy.retirement = config.policy.retirement.allow(FactorKind::EmailCode);
     config.signup_confirm_url = "https://portal.example/signup/confirm".into();
     config.password_reset_url = "https://portal.example/password/reset".into();
     test_auth_on(store, config, mode, seed)

@@ -18,8 +18,11 @@ fn client(ip: &str) -> ClientInfo {
     ClientInfo { ip: ip.into(), browser: "Firefox on Linux".into(), ..ClientInfo::default() }
 }
 
+/// Codes by email allowed (they are off by default): these tests use them as a method.
 fn env() -> TestEnv {
-    test_auth(AuthConfig::new("Example Portal"), ChangeMode::Immediate, 7)
+    let mut config = AuthConfig::new("Example Portal");
+    config.policy.retirement = config.policy.retirement.allow(FactorKind::EmailCode);
+    test_auth(config, ChangeMode::Immediate, 7)
 }
 
 /// An account with an authenticator app (and its recovery codes).

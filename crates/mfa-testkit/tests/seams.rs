@@ -27,8 +27,11 @@ fn attacker() -> ClientInfo {
     client("198.51.100.66", "Chrome on Windows")
 }
 
+/// Codes by email allowed (they are off by default): these tests use them as a method.
 fn env() -> TestEnv {
-    test_auth(AuthConfig::new("Example Portal"), ChangeMode::Immediate, 7)
+    let mut config = AuthConfig::new("Example Portal");
+    config.policy.retirement = config.policy.retirement.allow(FactorKind::EmailCode);
+    test_auth(config, ChangeMode::Immediate, 7)
 }
 
 fn sms(account: mfa_flow::AccountId) -> Factor {
@@ -212,6 +215,7 @@ async fn the_owner_proves_the_mailbox_and_the_new_factor_is_not_a_step_up() {
 #[tokio::test]
 async fn an_account_with_only_recovery_codes_left_needs_one_of_them() {
     let mut cfg = AuthConfig::new("Example Portal");
+    cfg.policy.retirement = cfg.policy.retirement.allow(FactorKind::EmailCode);
     let e = env();
     let (_, signed_in, codes) = user(&e, "codes@example.com", 0).await;
     let account = signed_in.session.account;

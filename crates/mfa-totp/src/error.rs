@@ -37,8 +37,8 @@ pub enum ImportError {
     /// Digits outside 6–8.
     #[error("codes must have 6 to 8 digits")]
     Digits,
-    /// A period outside 15–300 s.
-    #[error("the period must be 15 to 300 seconds")]
+    /// A period outside 15–60 s.
+    #[error("the period must be 15 to 60 seconds")]
     Period,
     /// An issuer that is empty or holds a colon (the label's separator), or an empty
     /// account name, or one longer than 256 bytes.

@@ -44,6 +44,8 @@ mod uri;
 
 pub use credential::{AcceptedStep, PendingEnrollment, TotpConfig, TotpCredential, Window};
 pub use error::{ImportError, VerifyError};
-pub use profile::{Algorithm, Profile};
-pub use secret::{MAX_SECRET_BYTES, MIN_IMPORT_BYTES, NEW_SECRET_BYTES, TotpSecret};
+pub use profile::{Algorithm, MAX_PERIOD, Profile};
+pub use secret::{
+    MAX_SECRET_BYTES, MIN_IMPORT_BYTES, NEW_SECRET_BYTES, STRONG_SECRET_BYTES, TotpSecret,
+};
 pub use uri::{ImportedTotp, import_uri};

@@ -47,6 +47,9 @@ impl Algorithm {
     }
 }
 
+/// The longest time step accepted (seconds).
+pub const MAX_PERIOD: u32 = 60;
+
 /// Algorithm, number of digits and period of a TOTP credential.
 ///
 /// [`Profile::DEFAULT`] (SHA-1, 6 digits, 30 s) is what Google Authenticator and Microsoft
@@ -89,7 +92,8 @@ impl Profile {
     /// SHA-1, 6 digits, 30 seconds.
     pub const DEFAULT: Self = Self { algorithm: Algorithm::Sha1, digits: 6, period: 30 };
 
-    /// Another profile, chosen explicitly: 6–8 digits, a period of 15–300 seconds.
+    /// Another profile, chosen explicitly: 6–8 digits, a period of 15–60 seconds (a longer
+    /// time step leaves a stolen code usable for minutes).
     ///
     /// # Errors
     /// [`ImportError::Digits`] or [`ImportError::Period`].
@@ -97,7 +101,7 @@ impl Profile {
         if digits < 6 || digits > 8 {
             return Err(ImportError::Digits);
         }
-        if period < 15 || period > 300 {
+        if period < 15 || period > MAX_PERIOD {
             return Err(ImportError::Period);
         }
         Ok(Self { algorithm, digits, period })

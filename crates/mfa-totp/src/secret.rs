@@ -13,6 +13,9 @@ use crate::ImportError;
 pub const NEW_SECRET_BYTES: usize = 20;
 /// The shortest secret accepted from an import (80 bits: older systems issued these).
 pub const MIN_IMPORT_BYTES: usize = 10;
+/// Imported secrets shorter than this (112 bits, NIST SP 800-63B-4 §3.1.4.1) are accepted
+/// for migration but weak: ask the user to set the app up again. New secrets are 160 bits.
+pub const STRONG_SECRET_BYTES: usize = 14;
 /// The longest secret accepted (a SHA-512 block).
 pub const MAX_SECRET_BYTES: usize = 128;
 

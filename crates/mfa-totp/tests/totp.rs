@@ -232,6 +232,8 @@ fn import_secrets_and_uris() {
         ("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&digits=10", ImportError::Digits),
         ("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&digits=x", ImportError::Digits),
         ("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&period=0", ImportError::Period),
+        ("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&period=61", ImportError::Period),
+        ("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&period=300", ImportError::Period),
         ("otpauth://totp/x%ZZ?secret=JBSWY3DPEHPK3PXP", ImportError::PercentEncoding),
         ("otpauth://totp/x%FF?secret=JBSWY3DPEHPK3PXP", ImportError::PercentEncoding),
         ("otpauth://totp/x%?secret=JBSWY3DPEHPK3PXP", ImportError::PercentEncoding),
@@ -319,4 +321,17 @@ proptest! {
         let s = TotpSecret::from_bytes(&secret).unwrap();
         prop_assert_eq!(TotpSecret::from_base32(&s.to_base32()).unwrap(), s);
     }
+}
+
+/// Time steps up to 60 s are accepted (SP 800-63B-4 asks for short-lived codes); imported
+/// secrets under 112 bits are accepted but fall under the strong length.
+#[test]
+fn sixty_second_steps_and_short_secrets_import_and_the_rest_is_typed() {
+    let p = import_uri("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&period=60").unwrap();
+    assert_eq!(p.profile.period(), mfa_totp::MAX_PERIOD);
+    // 80 bits: the shortest import, below the strong length of 112.
+    let short = TotpSecret::from_base32("JBSWY3DPEHPK3PXP").unwrap();
+    assert_eq!(short.len() * 8, 80);
+    assert!(short.len() < mfa_totp::STRONG_SECRET_BYTES);
+    const { assert!(mfa_totp::NEW_SECRET_BYTES >= mfa_totp::STRONG_SECRET_BYTES) };
 }

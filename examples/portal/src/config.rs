@@ -45,10 +45,14 @@ pub struct Config {
     /// "Pwned Passwords" download format): passwords in it are refused, besides the built-in
     /// list of common ones. Searched in place, never loaded.
     pub breached_passwords: Option<PathBuf>,
+    /// Codes by email as a second factor (`--email-codes on|off`, default `off`): the notice
+    /// lists them, but they prove the mailbox, not a device, so they count below AAL2, never
+    /// satisfy a step-up, and the methods list calls them the weakest method.
+    pub email_codes: bool,
 }
 
 /// The flags the portal reads (each also as `PORTAL_<NAME>` in the environment).
-pub const FLAGS: [&str; 15] = [
+pub const FLAGS: [&str; 16] = [
     "listen",
     "public-url",
     "rp-id",
@@ -64,6 +68,7 @@ pub const FLAGS: [&str; 15] = [
     "trusted-proxies",
     "log",
     "breached-passwords",
+    "email-codes",
 ];
 
 impl Config {
@@ -136,6 +141,11 @@ impl Config {
                 Some(other) => return Err(format!("--log: human or json, not {other:?}")),
             },
             breached_passwords: get("breached-passwords").map(PathBuf::from),
+            email_codes: match get("email-codes").as_deref() {
+                None | Some("off") => false,
+                Some("on") => true,
+                Some(other) => return Err(format!("--email-codes: on or off, not {other:?}")),
+            },
         })
     }
 }

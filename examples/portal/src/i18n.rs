@@ -117,6 +117,18 @@ pub fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
             "メールアドレスを確認しました。ログインしてください。",
             "Your email address is confirmed. Please log in.",
         ),
+        "below_aal2" => (
+            "メールで届くコードは、端末ではなくメールボックスの確認にとどまるため、この認証方法としては利用できません。",
+            "Codes by email prove the mailbox, not a device you hold, so they are not offered as a sign-in method.",
+        ),
+        "weakest_method" => (
+            "最も弱い方法です。重要な変更の確認には使えません。ほかの方法も追加してください。",
+            "The weakest method: it cannot confirm sensitive changes. Add another one too.",
+        ),
+        "weak_secret" => (
+            "以前のシステムから移行した短い鍵です。認証アプリを設定し直してください。",
+            "A short key moved from an earlier system: set the app up again.",
+        ),
         "forgot_password" => ("パスワードをお忘れの場合", "Forgot your password?"),
         "forgot_help" => (
             "アカウントのメールアドレスを入力してください。パスワード再設定用のリンクを送ります。その後、認証方法（またはリカバリーコード）による確認が必要です。",
@@ -447,6 +459,7 @@ pub fn kind_key(kind: FactorKind) -> &'static str {
 pub fn retired_key(reason: RetirementReason) -> &'static str {
     match reason {
         RetirementReason::SpecificationChange => "sms_retired",
+        RetirementReason::BelowAal2 => "below_aal2",
         _ => "retired_other",
     }
 }

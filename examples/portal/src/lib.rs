@@ -201,6 +201,10 @@ pub async fn build(config: &Config, params: HashParams) -> Result<Arc<web::App>,
             Box::new(corpus),
         ]));
     }
+    if config.email_codes {
+        auth_config.policy.retirement =
+            auth_config.policy.retirement.allow(mfa_flow::FactorKind::EmailCode);
+    }
     auth_config.policy.usernames = UsernamePolicy {
         warn_from: config.username_warn_from,
         refuse_from: config.username_refuse_from,

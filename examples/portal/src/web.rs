@@ -413,6 +413,8 @@ struct FactorRow {
     name: String,
     /// Why it is suspended, when it is (it can be re-enabled after a fresh step-up).
     suspended: Option<&'static str>,
+    /// Why it is weak, when it is (a short imported secret).
+    weak: Option<&'static str>,
     remove_label: String,
 }
 
@@ -424,6 +426,8 @@ struct KindRow {
     extra: String,
     /// Why it cannot be added, when retired.
     retired: Option<&'static str>,
+    /// Why the kind is weaker than the others (codes by email, when offered).
+    weak: Option<&'static str>,
     sms: bool,
     add_label: String,
     no_biometric: bool,
@@ -498,6 +502,10 @@ async fn page_mfa(
                             mfa_flow::Unavailable::Suspended { reason: x.reason, since: x.since };
                         t(l, unavailable_key(why))
                     }),
+                    weak: f
+                        .weak
+                        .filter(|w| *w == mfa_flow::Weakness::ShortSecret)
+                        .map(|_| t(l, "weak_secret")),
                 }
             })
             .collect();
@@ -512,6 +520,7 @@ async fn page_mfa(
                 .retirement
                 .retired(kind, now())
                 .map(|r| t(l, retired_key(r.reason))),
+            weak: (kind == FactorKind::EmailCode).then(|| t(l, "weakest_method")),
             sms: kind == FactorKind::Sms,
             add_label: add_label(l, kind),
             no_biometric: kind == FactorKind::BiometricKey && mine.is_empty(),

@@ -48,6 +48,8 @@
       const actions = data.required_actions || [];
       // A password that must be changed comes first: the settings page says why.
       if (actions.includes("ChangePassword")) { sessionStorage.setItem("change_password", "1"); return "/settings"; }
+      // A weak method was used (a short imported key): the methods page says which.
+      if (actions.some((a) => a && a.ReplaceFactor)) return "/mfa";
       return actions.includes("OfferBiometricKey") ? "/offer-biometric" : "/settings";
     }
     if (data.completed_enrollment) return "/settings";

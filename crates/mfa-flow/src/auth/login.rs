@@ -344,7 +344,10 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         if let Some(s) = step_up {
             // A step-up proves what existed before the session: never a factor it enrolled
             // or one created since.
-            usable.retain(|f| !s.enrolled.contains(&f.id) && f.created < s.created);
+            // Nor a code by email: it does not reach AAL2.
+            usable.retain(|f| {
+                !s.enrolled.contains(&f.id) && f.created < s.created && f.kind.reaches_aal2()
+            });
             if !usable.iter().any(|f| f.kind != FactorKind::RecoveryCodes) {
                 return Err(LoginError::MethodUnavailable);
             }
@@ -602,9 +605,12 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             usable.retain(|f| recovery::proves_more_than_the_mailbox(f.kind));
         }
         if let Some(id) = &flow.step_up {
-            // A step-up never switches to a factor its session enrolled, or one created since.
+            // A step-up never switches to a factor its session enrolled, one created since, or
+            // a code by email.
             let s = self.store.session(id).await?.ok_or(LoginError::NotSignedIn)?;
-            usable.retain(|f| !s.enrolled.contains(&f.id) && f.created < s.created);
+            usable.retain(|f| {
+                !s.enrolled.contains(&f.id) && f.created < s.created && f.kind.reaches_aal2()
+            });
         }
         let Some(chosen) = usable.iter().find(|f| f.id == factor).cloned() else {
             self.put_login(flow_id, &flow).await?;

@@ -313,7 +313,10 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             if session.account != account.id {
                 return Err(LoginError::NotSignedIn);
             }
-            if session.enrolled.contains(&factor.id) || factor.created >= session.created {
+            if session.enrolled.contains(&factor.id)
+                || factor.created >= session.created
+                || !factor.kind.reaches_aal2()
+            {
                 return Err(LoginError::MethodUnavailable);
             }
             self.second_factor_succeeded(account.id, factor.id, &flow.client.ip, now).await?;
@@ -387,6 +390,11 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         }
         if username_used {
             actions.push(RequiredAction::ConfirmEmailAsLogin);
+        }
+        if let Some(f) = factor
+            && self.weakness(f) == Some(Weakness::ShortSecret)
+        {
+            actions.push(RequiredAction::ReplaceFactor { factor: f.id });
         }
         let factors = self.store.factors(account.id).await?;
         if !factors.iter().any(|f| matches!(f.kind, FactorKind::Passkey | FactorKind::BiometricKey))
@@ -468,6 +476,8 @@ pub(super) fn assurance_of(f: &Factor) -> Assurance {
         FactorData::WebAuthn(c) if f.kind.phishing_resistant() && !c.backup_eligible() => {
             Assurance::Aal3
         }
-        _ => Assurance::Aal2,
+        _ if f.kind.reaches_aal2() => Assurance::Aal2,
+        // Codes by email (when an embedder allows them) count below AAL2.
+        _ => Assurance::Aal1,
     }
 }

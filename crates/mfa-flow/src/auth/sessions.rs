@@ -263,7 +263,9 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             last_seen: unix(now),
             expires: unix(now).saturating_add(limits.absolute.as_secs()),
             password_at,
-            second_factor_at: factor.map(|_| unix(now)),
+            // A code by email signs in but never makes the session fresh for sensitive
+            // changes: it does not reach AAL2.
+            second_factor_at: factor.filter(|f| f.kind.reaches_aal2()).map(|_| unix(now)),
             second_factor: factor.map(|f| f.id),
             assurance,
             factor: factor.map(|f| f.kind),

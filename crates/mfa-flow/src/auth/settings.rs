@@ -22,11 +22,29 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 suspended: f.suspended,
                 created: f.created,
                 last_used: f.last_used,
+                weak: self.weakness(&f),
                 method: MethodView { factor: f.id, kind: f.kind, name: f.name },
             })
             .collect();
         out.sort_by_key(|s| (s.method.kind.rank(), s.created));
         Ok(out)
+    }
+
+    /// Why a factor is weaker than the others, if it is.
+    pub(super) fn weakness(&self, f: &Factor) -> Option<Weakness> {
+        match &f.data {
+            FactorData::EmailCode => Some(Weakness::BelowAal2),
+            FactorData::Totp { sealed_secret, .. } => {
+                let secret = self
+                    .services
+                    .sealer
+                    .open(sealed_secret, f.account.0.as_bytes(), "totp")
+                    .ok()?;
+                (secret.expose_secret().len() < mfa_totp::STRONG_SECRET_BYTES)
+                    .then_some(Weakness::ShortSecret)
+            }
+            _ => None,
+        }
     }
 
     /// Renames a factor (step-up required).

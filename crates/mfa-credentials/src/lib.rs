@@ -65,8 +65,8 @@ pub use breached::{BreachFileError, BreachedPasswords};
 pub use error::{Error, HashFormatError, Result};
 pub use keys::KeyRing;
 pub use password::{
-    HashParams, ParamLimits, Password, PasswordHasher, PasswordHasherBuilder, Pepper, RehashReason,
-    Verified,
+    HashParams, HashWork, ParamLimits, Password, PasswordHasher, PasswordHasherBuilder, Pepper,
+    RehashReason, Verified,
 };
 pub use policy::{
     AnyBlocklist, Blocklist, CommonPasswords, ContextWord, PasswordContext, PasswordPolicy,

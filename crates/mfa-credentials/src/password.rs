@@ -218,6 +218,31 @@ pub struct PasswordHasher {
     /// current parameters' size per hasher. It is wiped after every hash like any other.
     /// For concurrent hashing use the [`crate::HashingPool`], whose workers own theirs.
     spare: std::sync::Mutex<Option<Workspace>>,
+    /// What the hasher has spent, for tests and metrics.
+    runs: std::sync::atomic::AtomicU64,
+    kib_passes: std::sync::atomic::AtomicU64,
+}
+
+/// What a [`PasswordHasher`] has spent so far: argon2 runs, and their memory-time cost (the
+/// sum of memory in KiB × passes), so a test can compare two paths' work exactly instead of
+/// timing them on a shared machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HashWork {
+    /// argon2 runs.
+    pub runs: u64,
+    /// Σ m (KiB) × t over those runs.
+    pub kib_passes: u64,
+}
+
+impl core::ops::Sub for HashWork {
+    type Output = Self;
+
+    fn sub(self, rhs: Self) -> Self {
+        Self {
+            runs: self.runs.saturating_sub(rhs.runs),
+            kib_passes: self.kib_passes.saturating_sub(rhs.kib_passes),
+        }
+    }
 }
 
 /// Builds a [`PasswordHasher`].
@@ -286,6 +311,8 @@ impl PasswordHasherBuilder {
             current_pepper,
             peppers,
             spare: std::sync::Mutex::new(None),
+            runs: std::sync::atomic::AtomicU64::new(0),
+            kib_passes: std::sync::atomic::AtomicU64::new(0),
         })
     }
 }
@@ -333,6 +360,19 @@ impl PasswordHasher {
     /// Runs argon2id v1.3 with the current parameters and pepper into `out`; returns the
     /// parameters used. The one way a new hash, and the unknown-account verification that
     /// must cost the same, are computed.
+    fn count(&self, params: &Params) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.runs.fetch_add(1, Relaxed);
+        self.kib_passes.fetch_add(u64::from(params.m_cost()) * u64::from(params.t_cost()), Relaxed);
+    }
+
+    /// What this hasher has spent so far (argon2 runs and their memory-time cost).
+    #[must_use]
+    pub fn work(&self) -> HashWork {
+        use std::sync::atomic::Ordering::Relaxed;
+        HashWork { runs: self.runs.load(Relaxed), kib_passes: self.kib_passes.load(Relaxed) }
+    }
+
     fn argon2_current(
         &self,
         password: &Password,
@@ -341,6 +381,7 @@ impl PasswordHasher {
         ws: &mut Workspace,
     ) -> Result<Params> {
         let params = self.current_argon2_params()?;
+        self.count(&params);
         ws.argon2(
             Algorithm::Argon2id,
             Version::V0x13,
@@ -425,6 +466,7 @@ impl PasswordHasher {
                 let expected =
                     hash.hash.as_ref().ok_or(Error::MalformedHash(HashFormatError::Output))?;
                 let mut out = Zeroizing::new(vec![0u8; expected.len()]);
+                self.count(&params);
                 ws.argon2(
                     algorithm,
                     version,

@@ -109,6 +109,7 @@ pub struct HashingPool {
     workers: Vec<JoinHandle<()>>,
     gauges: Arc<Gauges>,
     max_wait: Duration,
+    hasher: Arc<PasswordHasher>,
 }
 
 impl core::fmt::Debug for Work {
@@ -140,7 +141,7 @@ impl HashingPool {
                 .map_err(|_| Error::PoolClosed)?;
             workers.push(handle);
         }
-        Ok(Self { queue: Some(tx), workers, gauges, max_wait: config.max_wait })
+        Ok(Self { queue: Some(tx), workers, gauges, max_wait: config.max_wait, hasher })
     }
 
     /// Queues the hashing of a new password with the given salt (16 random bytes from the
@@ -176,6 +177,12 @@ impl HashingPool {
         let (done, pending) = slot();
         self.submit(Job::Unknown { password, done })?;
         Ok(pending)
+    }
+
+    /// What the pool's hasher has spent (argon2 runs and their memory-time cost).
+    #[must_use]
+    pub fn work(&self) -> crate::HashWork {
+        self.hasher.work()
     }
 
     /// The pool's counters.

@@ -186,7 +186,18 @@ fn peppers_rotate() {
 #[test]
 fn unknown_account_answers_like_a_wrong_password() {
     let hasher = fast();
+    let stored = hasher.hash(&pw("the right one"), &mut ChaCha20Rng::from_seed([4; 32])).unwrap();
+    // The same answer …
+    let before = hasher.work();
+    assert_eq!(hasher.verify(&pw("anything"), &stored), Err(Error::PasswordMismatch));
+    let wrong = hasher.work() - before;
+    let before = hasher.work();
     assert_eq!(hasher.verify_unknown_account(&pw("anything")), Err(Error::PasswordMismatch));
+    let unknown = hasher.work() - before;
+    // … for the same work: one argon2 run at the current parameters, counted, not timed.
+    assert_eq!(wrong, unknown);
+    assert_eq!(unknown.runs, 1);
+    assert_eq!(unknown.kib_passes, 64);
 }
 
 #[test]

@@ -526,3 +526,23 @@ async fn a_sign_in_link_lets_the_owner_past_a_distributed_lock() {
         LoginError::Throttled { .. }
     ));
 }
+
+/// A sign-in with an unknown identifier does the work a wrong password does — one argon2 run
+/// at the current parameters, counted by the hashing pool, not timed.
+#[tokio::test]
+async fn an_unknown_identifier_costs_what_a_wrong_password_costs() {
+    let e = env();
+    user(&e, "known@example.com").await;
+    let pool = &e.auth.services().passwords;
+    let me = client("198.51.100.20");
+    let before = pool.work();
+    let wrong = e.auth.login("known@example.com", "not the password", &me, at(100)).await;
+    let wrong_work = pool.work() - before;
+    let before = pool.work();
+    let unknown = e.auth.login("nobody@example.com", "not the password", &me, at(100)).await;
+    let unknown_work = pool.work() - before;
+    assert_eq!(wrong.unwrap_err(), LoginError::InvalidCredentials);
+    assert_eq!(unknown.unwrap_err(), LoginError::InvalidCredentials);
+    assert_eq!(wrong_work, unknown_work);
+    assert_eq!(unknown_work.runs, 1);
+}

@@ -44,7 +44,6 @@ pub struct AcceptedStep(pub u64);
 pub struct TotpCredential {
     profile: Profile,
     secret: TotpSecret,
-    totp: totp_rs::Totp,
 }
 
 impl fmt::Debug for TotpCredential {
@@ -107,21 +106,7 @@ impl TotpCredential {
     /// A credential from its parts (an unsealed secret and the stored profile).
     #[must_use]
     pub fn new(secret: TotpSecret, profile: Profile) -> Self {
-        // Every bound totp-rs checks in `build` (digits, step, algorithm) is guaranteed by
-        // `Profile`; its 128-bit secret floor would refuse 80-bit secrets imported from
-        // older systems, which `TotpSecret` accepts deliberately.
-        let totp = totp_rs::Builder::new()
-            .with_algorithm(profile.algorithm().to_totp_rs())
-            .with_digits(profile.digits())
-            .with_step_duration(u64::from(profile.period()))
-            .with_skew(0)
-            .with_secret(match <[u8; 20]>::try_from(secret.expose_secret()) {
-                // The common 160-bit secret stays inline (wiped on drop by totp-rs).
-                Ok(inline) => totp_rs::Secret::new_stack(inline),
-                Err(_) => totp_rs::Secret::new(secret.expose_secret().into()),
-            })
-            .build_noncompliant();
-        Self { profile, secret, totp }
+        Self { profile, secret }
     }
 
     /// The profile.
@@ -146,7 +131,24 @@ impl TotpCredential {
     /// an offline code screen).
     #[must_use]
     pub fn code_at(&self, now: SystemTime) -> Zeroizing<String> {
-        Zeroizing::new(self.totp.generate(unix(now)).to_string())
+        // totp-rs generates (an implementation independent of the verification below, which
+        // the RFC 6238 vectors check against each other). Every bound it checks in `build`
+        // (digits, step, algorithm) is guaranteed by `Profile`; its 128-bit secret floor
+        // would refuse 80-bit secrets imported from older systems, which `TotpSecret`
+        // accepts deliberately.
+        let secret = self.secret.expose_secret();
+        let totp = totp_rs::Builder::new()
+            .with_algorithm(self.profile.algorithm().to_totp_rs())
+            .with_digits(self.profile.digits())
+            .with_step_duration(u64::from(self.profile.period()))
+            .with_skew(0)
+            .with_secret(match <[u8; 20]>::try_from(secret) {
+                // The common 160-bit secret stays inline (wiped on drop by totp-rs).
+                Ok(inline) => totp_rs::Secret::new_stack(inline),
+                Err(_) => totp_rs::Secret::new(secret.into()),
+            })
+            .build_noncompliant();
+        Zeroizing::new(totp.generate(unix(now)).to_string())
     }
 
     /// Verifies a typed code at `now` within `window`, refusing a step at or below
@@ -173,15 +175,17 @@ impl TotpCredential {
         let period = u64::from(self.profile.period());
         let current = unix(now) / period;
         let (mut found, mut step) = (Choice::from(0), 0u64);
-        for s in current.saturating_sub(u64::from(window.0))..=current + u64::from(window.0) {
-            // totp-rs computes the HMAC; the dynamic truncation (RFC 4226 §5.3) is done here
-            // so the typed code is parsed once and compared as a number in constant time.
-            let mac = self.totp.sign(s * period);
-            let value = truncate(mac.as_ref()) % modulus;
+        let first = current.saturating_sub(u64::from(window.0));
+        // The HMAC key is set up once and the keyed state cloned for each step (its inner and
+        // outer pads are two hash blocks: keying once saves two of every three). The dynamic
+        // truncation (RFC 4226 §5.3) is done here, so the typed code is parsed once and
+        // compared as a number in constant time.
+        self.each_step_mac(first, current + u64::from(window.0), |s, mac| {
+            let value = truncate(mac) % modulus;
             let m = value.ct_eq(&typed);
             step = u64::conditional_select(&step, &s, m);
             found |= m;
-        }
+        });
         if !bool::from(found) {
             return Err(VerifyError::Mismatch);
         }
@@ -189,6 +193,41 @@ impl TotpCredential {
             return Err(VerifyError::Replayed);
         }
         Ok(AcceptedStep(step))
+    }
+}
+
+impl TotpCredential {
+    /// Calls `f` with each counter of `first..=last` and its HMAC (the profile's hash, keyed
+    /// with the secret).
+    fn each_step_mac(&self, first: u64, last: u64, f: impl FnMut(u64, &[u8])) {
+        let key = self.secret.expose_secret();
+        match self.profile.algorithm() {
+            crate::Algorithm::Sha1 => keyed_steps::<hmac::Hmac<sha1::Sha1>>(key, first, last, f),
+            crate::Algorithm::Sha256 => {
+                keyed_steps::<hmac::Hmac<sha2::Sha256>>(key, first, last, f);
+            }
+            crate::Algorithm::Sha512 => {
+                keyed_steps::<hmac::Hmac<sha2::Sha512>>(key, first, last, f);
+            }
+        }
+    }
+}
+
+/// HMAC of each 8-byte big-endian counter in `first..=last` under `key`, keyed once.
+fn keyed_steps<M: hmac::Mac + hmac::digest::KeyInit + Clone>(
+    key: &[u8],
+    first: u64,
+    last: u64,
+    mut f: impl FnMut(u64, &[u8]),
+) {
+    // HMAC takes keys of any length: this cannot fail.
+    let Ok(keyed) = <M as hmac::digest::KeyInit>::new_from_slice(key) else { return };
+    for s in first..=last {
+        let mut mac = keyed.clone();
+        mac.update(&s.to_be_bytes());
+        let mut out = mac.finalize().into_bytes();
+        f(s, &out);
+        zeroize::Zeroize::zeroize(out.as_mut_slice());
     }
 }
 

@@ -30,8 +30,10 @@
 //! ```
 //!
 //! The secret never leaves the crate except as a [`TotpSecret`] (redacted `Debug`, wiped on
-//! drop, not `Serialize`) for the embedder to seal. `totp-rs` computes the codes; none of its
-//! types appear in this API.
+//! drop, not `Serialize`) for the embedder to seal. `totp-rs` generates codes
+//! ([`TotpCredential::code_at`]); verification computes the window's HMACs with RustCrypto's
+//! `hmac` (the key set up once per verification) — two implementations the RFC 6238 vectors
+//! check against each other. None of their types appear in this API.
 
 #![forbid(unsafe_code)]
 

@@ -179,6 +179,16 @@ impl HashingPool {
         Ok(pending)
     }
 
+    /// Whether a stored hash can be checked by this pool's hasher and should be replaced
+    /// (see [`PasswordHasher::needs_rehash`]): how an import validates hashes it brings in
+    /// (bcrypt, argon2 with parameters within the limits).
+    ///
+    /// # Errors
+    /// As [`PasswordHasher::needs_rehash`].
+    pub fn needs_rehash(&self, stored: &str) -> Result<Option<crate::RehashReason>> {
+        self.hasher.needs_rehash(stored)
+    }
+
     /// What the pool's hasher has spent (argon2 runs and their memory-time cost).
     #[must_use]
     pub fn work(&self) -> crate::HashWork {

@@ -174,6 +174,25 @@ pub enum Notice {
         /// When.
         at: SystemTime,
     },
+    /// To the address of an account brought in from another system that had not verified it:
+    /// the link that confirms it (asked for at the first sign-in).
+    ConfirmAddress {
+        /// The product name.
+        product: String,
+        /// The link (holds a single-use token).
+        link: String,
+        /// When it stops working.
+        expires: SystemTime,
+    },
+    /// The legacy username was removed: the email address is the only way to sign in.
+    UsernameRemoved {
+        /// The product name.
+        product: String,
+        /// The username that no longer signs in.
+        username: String,
+        /// When.
+        at: SystemTime,
+    },
     /// A one-time login code sent by email (the email second factor).
     EmailOneTimeCode {
         /// The product name.
@@ -427,6 +446,8 @@ impl Notice {
             Self::AddressInUse { .. } => "address-in-use",
             Self::EmailChangeUndone { .. } => "email-change-undone",
             Self::FactorsResetBySupport { .. } => "factors-reset-by-support",
+            Self::ConfirmAddress { .. } => "confirm-address",
+            Self::UsernameRemoved { .. } => "username-removed",
             Self::FactorAdded { .. } => "factor-added",
             Self::FactorRemoved { .. } => "factor-removed",
             Self::FactorReinstated { .. } => "factor-reinstated",
@@ -457,6 +478,8 @@ impl Notice {
             | Self::AddressInUse { product, .. }
             | Self::EmailChangeUndone { product, .. }
             | Self::FactorsResetBySupport { product, .. }
+            | Self::ConfirmAddress { product, .. }
+            | Self::UsernameRemoved { product, .. }
             | Self::EmailOneTimeCode { product, .. }
             | Self::FactorAdded { product, .. }
             | Self::FactorRemoved { product, .. }
@@ -833,7 +856,38 @@ impl Notice {
                     )
                 }
             }
+            Self::ConfirmAddress { product, link, expires } => {
+                let p = clean(product);
+                if ja {
+                    (
+                        format!("{p}メールアドレスの確認"),
+                        vec![
+                            Block::Para(format!(
+                                "{p}にログインするには、このメールアドレスがご自身のものであることを確認してください。次のリンクを開いてから、もう一度ログインしてください:"
+                            )),
+                            Block::Link(clean(link)),
+                            Block::Para(format!("{}まで、一度だけ使用できます。", at(expires))),
+                            Block::Para(
+                                "お心当たりがない場合は、このメールを無視してください。".to_owned(),
+                            ),
+                        ],
+                    )
+                } else {
+                    (
+                        format!("{p}: confirm your email address"),
+                        vec![
+                            Block::Para(format!(
+                                "To sign in to {p}, confirm that this address is yours: open this link, then sign in again:"
+                            )),
+                            Block::Link(clean(link)),
+                            Block::Para(format!("It works once, until {}.", at(expires))),
+                            Block::Para("If this was not you, ignore this message.".to_owned()),
+                        ],
+                    )
+                }
+            }
             Self::FactorAdded { .. }
+            | Self::UsernameRemoved { .. }
             | Self::FactorRemoved { .. }
             | Self::EmailChangeUndone { .. }
             | Self::FactorsResetBySupport { .. }
@@ -953,6 +1007,26 @@ fn security_notice(notice: &Notice, format: NoticeFormat) -> (String, Vec<Block>
                     format!("{p}: this address no longer logs in"),
                     format!(
                         "The link sent to the previous address of your {p} account changed its login back to {h}. This address no longer logs in, and every signed-in browser and device was signed out."
+                    ),
+                    at,
+                )
+            }
+        }
+        Notice::UsernameRemoved { username, at, .. } => {
+            let u = clean(username);
+            if ja {
+                (
+                    format!("{p}ユーザー名でのログインを終了しました"),
+                    format!(
+                        "{p}アカウントのユーザー名「{u}」を削除しました。今後はメールアドレスでログインしてください。"
+                    ),
+                    at,
+                )
+            } else {
+                (
+                    format!("{p}: your username no longer signs in"),
+                    format!(
+                        "The username \"{u}\" was removed from your {p} account. Sign in with your email address from now on."
                     ),
                     at,
                 )

@@ -71,6 +71,12 @@ fn samples() -> Vec<Notice> {
             at,
         },
         Notice::FactorsResetBySupport { product: product.clone(), at },
+        Notice::ConfirmAddress {
+            product: product.clone(),
+            link: "https://portal.example/address/confirm#token=ADDRESS".into(),
+            expires: at,
+        },
+        Notice::UsernameRemoved { product: product.clone(), username: "Ryu20231130".into(), at },
         Notice::EmailOneTimeCode { product: product.clone(), code: "123456".into(), expires: at },
         Notice::FactorAdded {
             product: product.clone(),
@@ -196,6 +202,7 @@ fn every_security_notice_says_what_to_do_if_it_was_not_you() {
         "confirm-sign-up",
         "password-reset-link",
         "address-in-use",
+        "confirm-address",
         "email-one-time-code",
     ];
     let security: Vec<_> =

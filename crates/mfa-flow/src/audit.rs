@@ -22,6 +22,8 @@ pub enum FailureReason {
     UsernameRefused,
     /// A push denied or reported.
     PushDenied,
+    /// The right password of a disabled (blocked) account.
+    Disabled,
 }
 
 /// One audit event.
@@ -119,6 +121,21 @@ pub enum AuditEvent {
         account: AccountId,
         /// Factors removed.
         removed: usize,
+    },
+    /// An imported account's address was confirmed by its mailbox.
+    AddressConfirmed {
+        /// The account.
+        account: AccountId,
+    },
+    /// Accounts were imported (one event per account).
+    AccountImported {
+        /// The account.
+        account: AccountId,
+    },
+    /// The legacy username was removed; the email address is the only login.
+    UsernameRemoved {
+        /// The account.
+        account: AccountId,
     },
     /// An email change started.
     EmailChangeStarted {

@@ -34,6 +34,7 @@ mod email_change;
 mod enroll;
 mod links;
 mod login;
+mod migration;
 mod notify;
 mod push;
 mod recovery;
@@ -87,6 +88,9 @@ pub struct AuthConfig {
     pub password_reset_ttl: Duration,
     /// The page that opens a "forgot password" link; the mail links to it with `#token=…`.
     pub password_reset_url: String,
+    /// The page that confirms an (imported) account's address; the mail links to it with
+    /// `#token=…`.
+    pub address_confirm_url: String,
     /// The passwords no one may choose (default: `mfa_credentials::CommonPasswords`; add a
     /// breach corpus with `mfa_credentials::BreachedPasswords` and `AnyBlocklist`).
     pub blocklist: Arc<dyn mfa_credentials::Blocklist>,
@@ -111,6 +115,7 @@ impl AuthConfig {
             signup_confirm_url: String::new(),
             password_reset_ttl: Duration::from_secs(3600),
             password_reset_url: String::new(),
+            address_confirm_url: String::new(),
             blocklist: Arc::new(mfa_credentials::CommonPasswords),
         }
     }
@@ -424,6 +429,13 @@ pub enum LoginError {
     /// enrolling a new one.
     #[error("confirm your email address or use a recovery code first")]
     ProofRequired,
+    /// The account is disabled (blocked by an operator). Said only after the right password.
+    #[error("this account is disabled")]
+    AccountDisabled,
+    /// The address has not been confirmed: a link was mailed to it; open it, then sign in
+    /// again. Said only after the right password.
+    #[error("confirm your email address with the link we sent, then sign in again")]
+    AddressUnconfirmed,
     /// A mailed link did nothing, and why.
     #[error("{}", link_problem_text(*.0))]
     Link(LinkProblem),

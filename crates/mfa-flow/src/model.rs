@@ -79,6 +79,14 @@ pub struct Account {
     /// possession of its mailbox or a recovery code.
     #[serde(default)]
     pub had_second_factor: bool,
+    /// Blocked by an operator (an imported `blocked` user): the correct password signs no
+    /// one in.
+    #[serde(default)]
+    pub disabled: bool,
+    /// The address has not been confirmed (an import whose source had not verified it): the
+    /// first sign-in confirms it by mail before anything else.
+    #[serde(default)]
+    pub email_unverified: bool,
 }
 
 /// Kinds of second factor. The order of the variants is not the offer order; see

@@ -69,6 +69,15 @@ pub trait Store: Send + Sync {
     /// is taken, or the id exists.
     fn create_account(&self, account: &Account) -> impl Future<Output = StoreResult<()>> + Send;
 
+    /// Creates an account with its factors, all or nothing (an import): nothing is written
+    /// if any part conflicts ([`StoreError::Conflict`] as for [`Store::create_account`] and
+    /// [`Store::add_factor`]).
+    fn create_account_with_factors(
+        &self,
+        account: &Account,
+        factors: &[Factor],
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
     /// The account with this id.
     fn account(&self, id: AccountId) -> impl Future<Output = StoreResult<Option<Account>>> + Send;
 

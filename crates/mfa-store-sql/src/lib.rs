@@ -397,6 +397,47 @@ impl Store for SqlStore {
         })
     }
 
+    async fn create_account_with_factors(
+        &self,
+        a: &Account,
+        factors: &[Factor],
+    ) -> StoreResult<()> {
+        let data = json(a)?;
+        let username = a.username.as_ref().map(|u| u.normalized().to_owned());
+        if factors.iter().any(|f| f.account != a.id) {
+            return Err(StoreError::NotFound);
+        }
+        with_pool!(self, pool => {
+            // One transaction: the account and every factor, or nothing.
+            let mut tx = pool.begin().await.map_err(db_error)?;
+            sqlx::query("INSERT INTO accounts (id, version, canonical_email, username, data, session_epoch) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(a.id.to_string())
+                .bind(to_i64(a.version)?)
+                .bind(a.canonical_email.as_str())
+                .bind(username)
+                .bind(data)
+                .bind(to_i64(a.session_epoch)?)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            for f in factors {
+                sqlx::query("INSERT INTO factors (id, account, version, created, totp_last_step, data, credential_id) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(f.id.to_string())
+                    .bind(f.account.to_string())
+                    .bind(to_i64(f.version)?)
+                    .bind(to_i64(f.created)?)
+                    .bind(totp_step(f)?)
+                    .bind(json(f)?)
+                    .bind(f.credential_id())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+            }
+            tx.commit().await.map_err(db_error)?;
+            Ok(())
+        })
+    }
+
     async fn account(&self, id: AccountId) -> StoreResult<Option<Account>> {
         self.account_where("SELECT data, version FROM accounts WHERE id = $1", &id.to_string())
             .await

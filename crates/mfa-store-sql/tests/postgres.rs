@@ -53,3 +53,13 @@ async fn two_pools_race_like_two_replicas() {
     let b = SqlStore::connect(&url).await.unwrap();
     conformance::run_replicas(a, b).await;
 }
+
+#[path = "../../mfa-import/tests/common/mod.rs"]
+mod import_fixture;
+
+/// The Auth0 fixture import (every field, every refusal, a re-run) on PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs a PostgreSQL server: run by .ci/extended"]
+async fn the_import_fixture_on_postgres() {
+    import_fixture::fixture_import(SqlStore::connect(&fresh_database().await).await.unwrap()).await;
+}

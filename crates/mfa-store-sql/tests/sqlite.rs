@@ -203,3 +203,14 @@ fn canonical(email: &str) -> mfa_email_identity::CanonicalEmail {
     mfa_email_identity::Canonicalizer::new()
         .canonical(&mfa_email_identity::EmailAddress::parse(email).unwrap())
 }
+
+#[path = "../../mfa-import/tests/common/mod.rs"]
+mod import_fixture;
+
+/// The Auth0 fixture import (every field, every refusal, a re-run) on SQLite.
+#[tokio::test]
+async fn the_import_fixture_on_sqlite() {
+    let dir = test_dir("import");
+    import_fixture::fixture_import(SqlStore::connect(&url(&fresh_file(&dir))).await.unwrap()).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -38,6 +38,8 @@ pub fn account(n: u128, email: &str, username: Option<&str>) -> Account {
         profile: ProfileFields::default(),
         session_epoch: 0,
         had_second_factor: false,
+        disabled: false,
+        email_unverified: false,
     }
 }
 
@@ -86,6 +88,7 @@ where
 {
     accounts(make().await).await;
     factors(make().await).await;
+    import_all_or_nothing(make().await).await;
     factor_kinds(make().await).await;
     flows(make().await).await;
     throttle(make().await).await;
@@ -184,6 +187,36 @@ pub async fn factors<S: Store>(s: S) {
     );
     assert!(s.remove_factor(a.id, f.id).await.unwrap());
     assert!(s.factors(a.id).await.unwrap().is_empty());
+}
+
+/// An account created with its factors (an import) is written whole or not at all.
+pub async fn import_all_or_nothing<S: Store>(s: S) {
+    let a = account(1, "a@example.com", Some("legacy_a"));
+    let existing = account(2, "taken@example.com", Some("taken_name"));
+    s.create_account(&existing).await.unwrap();
+    s.add_factor(&totp_factor(20, existing.id)).await.unwrap();
+    // A factor id that exists: nothing of the record is written.
+    let clash = [totp_factor(10, a.id), totp_factor(20, a.id)];
+    assert_eq!(s.create_account_with_factors(&a, &clash).await, Err(StoreError::Conflict));
+    assert_eq!(s.account(a.id).await.unwrap(), None, "import: no half-written account");
+    assert!(s.factors(a.id).await.unwrap().is_empty(), "import: no orphan factor");
+    // A taken username or address: nothing either.
+    let mut b = account(3, "b@example.com", Some("taken_name"));
+    assert_eq!(
+        s.create_account_with_factors(&b, &[totp_factor(30, b.id)]).await,
+        Err(StoreError::Conflict)
+    );
+    b = account(3, "TAKEN@example.com", None);
+    assert_eq!(
+        s.create_account_with_factors(&b, &[totp_factor(30, b.id)]).await,
+        Err(StoreError::Conflict)
+    );
+    assert!(s.factors(b.id).await.unwrap().is_empty());
+    // The whole record.
+    let whole = [totp_factor(10, a.id), sms_factor(11, a.id)];
+    s.create_account_with_factors(&a, &whole).await.unwrap();
+    assert_eq!(s.account(a.id).await.unwrap().map(|x| x.id), Some(a.id));
+    assert_eq!(s.factors(a.id).await.unwrap().len(), 2, "import: every factor");
 }
 
 /// Flow records: single take, expiry honoured before any sweep, locks, sweep.

@@ -62,6 +62,34 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn create_account_with_factors(
+        &self,
+        account: &Account,
+        factors: &[Factor],
+    ) -> StoreResult<()> {
+        let mut g = self.lock();
+        if g.accounts.contains_key(&account.id) || taken(&g, account) {
+            return Err(StoreError::Conflict);
+        }
+        for (i, f) in factors.iter().enumerate() {
+            let repeated = factors[..i].iter().any(|o| {
+                o.id == f.id
+                    || (f.credential_id().is_some() && o.credential_id() == f.credential_id())
+            });
+            if f.account != account.id {
+                return Err(StoreError::NotFound);
+            }
+            if repeated || g.factors.contains_key(&f.id) || credential_taken(&g.factors, f) {
+                return Err(StoreError::Conflict);
+            }
+        }
+        g.accounts.insert(account.id, account.clone());
+        for f in factors {
+            g.factors.insert(f.id, f.clone());
+        }
+        Ok(())
+    }
+
     async fn account(&self, id: AccountId) -> StoreResult<Option<Account>> {
         Ok(self.lock().accounts.get(&id).cloned())
     }

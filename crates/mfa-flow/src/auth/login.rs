@@ -288,6 +288,17 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             self.store.update_throttle(key, |_| ThrottleState::default()).await?;
         }
         self.refund(&[&ip_key], now).await?;
+        if account.disabled {
+            let reason = FailureReason::Disabled;
+            let event = AuditEvent::LoginFailed { account: Some(account.id), reason };
+            self.audit_from(now, event, &SessionClient::of(client));
+            return Err(LoginError::AccountDisabled);
+        }
+        if account.email_unverified {
+            // An imported address nobody has confirmed: the mailbox answers first.
+            self.send_address_confirmation(&account, now).await?;
+            return Err(LoginError::AddressUnconfirmed);
+        }
         if verified.rehash == Some(mfa_credentials::RehashReason::LegacyTruncated) {
             // Only the first 72 bytes were checked: keep the old hash, ask for a new password.
             warnings.push(Warning::PasswordChangeRequired);

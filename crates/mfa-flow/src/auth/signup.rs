@@ -100,6 +100,8 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             profile: crate::ProfileFields::default(),
             session_epoch: 0,
             had_second_factor: false,
+            disabled: false,
+            email_unverified: false,
         };
         let record = PendingSignUp {
             account: owner.is_none().then(|| account.clone()),

@@ -1,0 +1,71 @@
+//! Auth0's bulk-import user object, as its documentation describes it: the fields this crate
+//! maps, and every other field ignored.
+
+use serde::Deserialize;
+
+/// One user of the file.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UserRecord {
+    /// The login address.
+    pub email: Option<String>,
+    /// Whether the source system had verified the address.
+    #[serde(default)]
+    pub email_verified: bool,
+    /// A legacy username.
+    pub username: Option<String>,
+    /// First name.
+    pub given_name: Option<String>,
+    /// Last name.
+    pub family_name: Option<String>,
+    /// Blocked in the source system.
+    #[serde(default)]
+    pub blocked: bool,
+    /// A bcrypt hash (`$2a$` / `$2b$`).
+    pub password_hash: Option<String>,
+    /// Another hash, with its algorithm.
+    pub custom_password_hash: Option<CustomHash>,
+    /// Enrolled second factors.
+    #[serde(default)]
+    pub mfa_factors: Vec<MfaFactor>,
+}
+
+/// `custom_password_hash`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CustomHash {
+    /// `bcrypt`, `argon2`, or another (refused).
+    pub algorithm: String,
+    /// The hash.
+    pub hash: HashValue,
+}
+
+/// `custom_password_hash.hash`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HashValue {
+    /// The encoded hash (a PHC string for argon2, the modular crypt form for bcrypt).
+    pub value: String,
+}
+
+/// One of `mfa_factors`: exactly one of its fields is set.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MfaFactor {
+    /// An authenticator app.
+    pub totp: Option<TotpFactor>,
+    /// A phone (SMS or voice).
+    pub phone: Option<ValueField>,
+    /// Codes by email.
+    pub email: Option<ValueField>,
+}
+
+/// `mfa_factors[].totp`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TotpFactor {
+    /// The secret, unpadded base32.
+    pub secret: String,
+}
+
+/// `{"value": …}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ValueField {
+    /// The value.
+    pub value: String,
+}

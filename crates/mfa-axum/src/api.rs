@@ -137,16 +137,31 @@ impl<S: Store, M: Mailer, P: PushSender> Api<S, M, P> {
         match step {
             LoginStep::Challenge(view) => {
                 let jar = jar.add(self.cookie(LOGIN_COOKIE, &view.flow, Some(ttl)));
-                (jar, axum::Json(json!({"ok": true, "challenge": view}))).into_response()
+                let usernames = &self.auth.config().policy.usernames;
+                let body = json!({
+                    "ok": true, "challenge": view,
+                    // With the username warning: from when usernames are refused.
+                    "username_refused_from": view
+                        .warnings
+                        .contains(&mfa_flow::Warning::UsernameDeprecated)
+                        .then(|| username_refused_from(usernames))
+                        .flatten(),
+                });
+                (jar, axum::Json(body)).into_response()
             }
             LoginStep::MustEnroll { session, session_token, unavailable, enrollable, warnings } => {
                 let jar = jar
                     .add(self.sessions.cookie(session_token.expose_secret()))
                     .add(self.removal(LOGIN_COOKIE));
+                let refused_from = warnings
+                    .contains(&mfa_flow::Warning::UsernameDeprecated)
+                    .then(|| username_refused_from(&self.auth.config().policy.usernames))
+                    .flatten();
                 let body = json!({
                     "ok": true, "must_enroll": true,
                     "proof_required": session.proof == EnrollmentProof::Required,
                     "unavailable": unavailable, "enrollable": enrollable, "warnings": warnings,
+                    "username_refused_from": refused_from,
                 });
                 (jar, axum::Json(body)).into_response()
             }
@@ -293,6 +308,8 @@ routes! {
     post "/settings/profile" profile Csrf [body::Profile] "Saves the profile.";
     post "/settings/email" change_email Csrf [body::Email] "Changes the login address (the current password, a fresh second factor; the new address confirms unless configured otherwise).";
     post "/settings/password" change_password Csrf [body::Password] "Changes the password (the current one, a fresh second factor); every other session ends.";
+    post "/settings/username/remove" remove_username Csrf [] "\"Use my email address as the user name\": removes the legacy username (a fresh second factor); sign-in by it stops at once.";
+    post "/address/confirm" address_confirm Public [body::Token] "Confirms an (imported) account's address with the link mailed at its first sign-in.";
     post "/email/confirm" email_confirm Public [body::Token] "Applies the link mailed to a new address.";
     post "/email/revert" email_revert Public [body::Token] "Applies the link mailed to the old address: turns the change back.";
     post "/push/register" device_register Device [] "The phone registers (a signed message of the push protocol).";
@@ -314,6 +331,11 @@ async fn localize(State(l): State<Localizer>, req: Request, next: Next) -> Respo
 #[allow(clippy::disallowed_methods)] // The HTTP layer is where the time of a request is read.
 fn now() -> std::time::SystemTime {
     std::time::SystemTime::now()
+}
+
+/// From when the policy refuses username sign-ins (Unix seconds), if it has a date.
+fn username_refused_from(p: &mfa_flow::UsernamePolicy) -> Option<u64> {
+    p.refuse_from.map(unix_seconds)
 }
 
 fn unix_seconds(t: std::time::SystemTime) -> u64 {
@@ -694,6 +716,7 @@ async fn me<S: Store, M: Mailer, P: PushSender>(
     Ok(ok(json!({
         "ok": true, "email": a.email.as_typed(),
         "username": a.username.as_ref().map(|u| u.as_typed().to_owned()),
+        "username_refused_from": username_refused_from(&api.auth.config().policy.usernames),
         "profile": a.profile, "factors": list, "enrollment_only": s.enrollment_only,
         "proof_required": false, "assurance": s.assurance,
     })))
@@ -1014,6 +1037,23 @@ async fn change_password<S: Store, M: Mailer, P: PushSender>(
 ) -> R {
     api.auth.change_password(&s, &b.current_password, &b.password, now()).await?;
     Ok(ok(json!({"ok": true})))
+}
+
+async fn remove_username<S: Store, M: Mailer, P: PushSender>(
+    State(api): State<Api<S, M, P>>,
+    _: CsrfChecked,
+    Enrolling(s): Enrolling,
+) -> R {
+    api.auth.remove_username(&s, now()).await?;
+    Ok(ok(json!({"ok": true})))
+}
+
+async fn address_confirm<S: Store, M: Mailer, P: PushSender>(
+    State(api): State<Api<S, M, P>>,
+    ApiJson(b): ApiJson<body::Token>,
+) -> R {
+    let email = api.auth.confirm_address(&b.token, now()).await?;
+    Ok(ok(json!({"ok": true, "email": email.as_typed()})))
 }
 
 async fn email_confirm<S: Store, M: Mailer, P: PushSender>(

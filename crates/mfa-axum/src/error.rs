@@ -194,6 +194,14 @@ impl From<LoginError> for ApiError {
                 };
                 (S::BAD_REQUEST, code, message)
             }
+            LoginError::AccountDisabled => {
+                (S::FORBIDDEN, "err_account_disabled", "This account is disabled.")
+            }
+            LoginError::AddressUnconfirmed => (
+                S::FORBIDDEN,
+                "err_address_unconfirmed",
+                "We sent a link to confirm your email address. Open it, then sign in again.",
+            ),
             LoginError::RecoveryNeedsSupport => (
                 S::FORBIDDEN,
                 "err_recovery_support",

@@ -15,6 +15,17 @@ use crate::{SqlStore, db_error, secs};
 /// Events waiting for the writer; past this many, new ones are dropped and counted.
 const QUEUE: usize = 4096;
 
+/// An account that still has a legacy username ([`SqlStore::username_report`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsernameRow {
+    /// The account id.
+    pub account: String,
+    /// Its username, normalized.
+    pub username: String,
+    /// Its last sign-in by the username (Unix seconds), if the log has one.
+    pub last_username_login: Option<u64>,
+}
+
 /// One stored audit event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRow {
@@ -115,6 +126,29 @@ impl SqlStore {
                 .await
                 .map_err(db_error)?;
             Ok(())
+        })
+    }
+
+    /// The accounts that still have a legacy username, each with its username and the time
+    /// of its last sign-in by it (from the audit log; `None` if none is on record), oldest
+    /// sign-in first: the data an operator chooses a refusal date with.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    pub async fn username_report(&self) -> StoreResult<Vec<UsernameRow>> {
+        let sql = "SELECT a.id, a.username, (SELECT MAX(at) FROM audit WHERE audit.account = a.id AND audit.kind = 'legacy_username_used') FROM accounts a WHERE a.username IS NOT NULL ORDER BY 3, a.username";
+        with_pool!(self, pool => {
+            let rows = sqlx::query(sql).fetch_all(pool).await.map_err(db_error)?;
+            rows.iter()
+                .map(|r| {
+                    let last: Option<i64> = r.try_get(2).map_err(db_error)?;
+                    Ok(UsernameRow {
+                        account: r.try_get(0).map_err(db_error)?,
+                        username: r.try_get(1).map_err(db_error)?,
+                        last_username_login: last.and_then(|t| u64::try_from(t).ok()),
+                    })
+                })
+                .collect()
         })
     }
 

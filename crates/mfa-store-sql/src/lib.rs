@@ -65,7 +65,7 @@ macro_rules! with_pool {
 
 mod audit;
 
-pub use audit::{AuditRow, SqlAudit};
+pub use audit::{AuditRow, SqlAudit, UsernameRow};
 
 /// How long audit events are kept: 400 days (a year of history and a margin), then swept.
 pub const AUDIT_RETENTION_SECS: i64 = 400 * 24 * 3600;

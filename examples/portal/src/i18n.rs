@@ -129,6 +129,31 @@ pub fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
             "以前のシステムから移行した短い鍵です。認証アプリを設定し直してください。",
             "A short key moved from an earlier system: set the app up again.",
         ),
+        "username_refused_from" => (
+            "ユーザー名でのログインは次の日時から利用できなくなります:",
+            "Usernames will no longer sign in from",
+        ),
+        "username_removed" => (
+            "ユーザー名を削除しました。今後はメールアドレスでログインしてください。",
+            "Your username was removed. Sign in with your email address from now on.",
+        ),
+        "address_confirm_title" => ("メールアドレスの確認", "Confirm your email address"),
+        "address_confirm_help" => (
+            "このボタンを押すと、このメールアドレスがご自身のものであることを確認します。その後、もう一度ログインしてください。",
+            "Pressing the button confirms that this address is yours. Then sign in again.",
+        ),
+        "address_confirmed" => (
+            "メールアドレスを確認しました。ログインしてください。",
+            "Your email address is confirmed. Please sign in.",
+        ),
+        "err_account_disabled" => (
+            "このアカウントは無効になっています。サポートにお問い合わせください。",
+            "This account is disabled. Please contact support.",
+        ),
+        "err_address_unconfirmed" => (
+            "メールアドレスを確認するためのリンクを送りました。リンクを開いてから、もう一度ログインしてください。",
+            "We sent a link to confirm your email address. Open it, then sign in again.",
+        ),
         "forgot_password" => ("パスワードをお忘れの場合", "Forgot your password?"),
         "forgot_help" => (
             "アカウントのメールアドレスを入力してください。パスワード再設定用のリンクを送ります。その後、認証方法（またはリカバリーコード）による確認が必要です。",
@@ -433,6 +458,8 @@ pub fn error_key(e: &LoginError) -> &'static str {
         LoginError::Link(mfa_flow::LinkProblem::Superseded) => "err_link_superseded",
         LoginError::Link(_) => "err_link_unknown",
         LoginError::RecoveryNeedsSupport => "err_recovery_support",
+        LoginError::AccountDisabled => "err_account_disabled",
+        LoginError::AddressUnconfirmed => "err_address_unconfirmed",
         LoginError::AccountExists => "err_account_exists",
         _ => "err_internal",
     }

@@ -118,6 +118,41 @@ pub async fn reset_factors(app: &web::App, address: &str) -> Result<usize, Strin
         .map_err(|e| e.to_string())
 }
 
+/// Imports the users of an Auth0 bulk-import file (`portal import FILE [--dry-run]`): see
+/// `mfa-import` for the mapping and the report. `progress` is called after each record with
+/// the bytes read so far.
+///
+/// # Errors
+/// A message when the file cannot be opened.
+pub async fn import_file(
+    app: &web::App,
+    path: &Path,
+    dry_run: bool,
+    mut progress: impl FnMut(u64),
+) -> Result<mfa_import::Report, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let options = mfa_import::ImportOptions { dry_run, ..mfa_import::ImportOptions::default() };
+    let mut rng = rand_chacha::ChaCha20Rng::from_seed(random32()?);
+    Ok(mfa_import::import(
+        &app.auth,
+        std::io::BufReader::new(file),
+        &options,
+        std::time::SystemTime::now(),
+        &mut rng,
+        |p| progress(p.bytes),
+    )
+    .await)
+}
+
+/// The accounts that still sign in by username, each with the last time it did
+/// (`portal usernames`): the data to choose the refusal date with.
+///
+/// # Errors
+/// A message for a storage failure.
+pub async fn username_report(app: &web::App) -> Result<Vec<mfa_store_sql::UsernameRow>, String> {
+    app.auth.store().username_report().await.map_err(|e| e.to_string())
+}
+
 /// Deletes expired flows and sessions every `every`, for as long as the runtime runs.
 pub fn spawn_sweeper(app: &Arc<web::App>, every: Duration) {
     let app = Arc::clone(app);
@@ -194,6 +229,7 @@ pub async fn build(config: &Config, params: HashParams) -> Result<Arc<web::App>,
     auth_config.login_url = format!("{base}/login");
     auth_config.signup_confirm_url = format!("{base}/signup/confirm");
     auth_config.password_reset_url = format!("{base}/password/reset");
+    auth_config.address_confirm_url = format!("{base}/address/confirm");
     if let Some(path) = &config.breached_passwords {
         let corpus = mfa_credentials::BreachedPasswords::open(path).map_err(|e| e.to_string())?;
         auth_config.blocklist = Arc::new(mfa_credentials::AnyBlocklist(vec![

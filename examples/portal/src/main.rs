@@ -15,13 +15,20 @@ async fn main() {
         println!("portal {}", env!("CARGO_PKG_VERSION"));
         return;
     }
-    // `portal reset-factors ADDRESS [settings]`: the operator's support path.
+    // Operator commands: `reset-factors ADDRESS`, `import FILE [--dry-run]`, `usernames`,
+    // each followed by the portal's usual settings.
     let (command, args) = match args.split_first() {
-        Some((c, rest)) if c == "reset-factors" => {
-            (Some(rest.first().cloned()), rest[1..].to_vec())
-        }
+        Some((c, rest)) if c == "reset-factors" || c == "import" => match rest.split_first() {
+            Some((operand, settings)) if !operand.starts_with("--") => {
+                (Some((c.clone(), Some(operand.clone()))), settings.to_vec())
+            }
+            _ => (Some((c.clone(), None)), rest.to_vec()),
+        },
+        Some((c, rest)) if c == "usernames" => (Some((c.clone(), None)), rest.to_vec()),
         _ => (None, args),
     };
+    let dry_run = args.iter().any(|a| a == "--dry-run");
+    let args: Vec<String> = args.into_iter().filter(|a| a != "--dry-run").collect();
     let config = match portal::Config::from_args(&args) {
         Ok(c) => c,
         Err(e) => {
@@ -45,27 +52,9 @@ async fn main() {
             std::process::exit(1);
         }
     };
-    if let Some(address) = command {
-        let Some(address) = address.filter(|a| !a.starts_with("--")) else {
-            eprintln!("portal: usage: portal reset-factors ADDRESS [settings]");
-            std::process::exit(2);
-        };
-        match portal::reset_factors(&app, &address).await {
-            Ok(n) => {
-                println!(
-                    "{address}: {n} sign-in method(s) removed, every session ended, the account was mailed; the next sign-in must confirm the mailbox and set up a new method"
-                );
-                // SMTP delivery runs in the background: give it time before exiting.
-                if config.smtp.is_some() {
-                    tokio::time::sleep(std::time::Duration::from_secs(10)).await;
-                }
-                return;
-            }
-            Err(e) => {
-                eprintln!("portal: {e}");
-                std::process::exit(1);
-            }
-        }
+    if let Some((name, operand)) = command {
+        let code = run_command(&app, &config, &name, operand, dry_run).await;
+        std::process::exit(code);
     }
     portal::spawn_sweeper(&app, std::time::Duration::from_secs(600));
     let listener = match tokio::net::TcpListener::bind(&config.listen).await {
@@ -108,5 +97,82 @@ async fn main() {
     {
         eprintln!("portal: {e}");
         std::process::exit(1);
+    }
+}
+
+/// Runs an operator command; returns the exit code.
+async fn run_command(
+    app: &portal::web::App,
+    config: &portal::Config,
+    name: &str,
+    operand: Option<String>,
+    dry_run: bool,
+) -> i32 {
+    let operand = operand.filter(|a| !a.starts_with("--"));
+    match (name, operand) {
+        ("reset-factors", Some(address)) => match portal::reset_factors(app, &address).await {
+            Ok(n) => {
+                println!(
+                    "{address}: {n} sign-in method(s) removed, every session ended, the account was mailed; the next sign-in must confirm the mailbox and set up a new method"
+                );
+                // SMTP delivery runs in the background: give it time before exiting.
+                if config.smtp.is_some() {
+                    tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+                }
+                0
+            }
+            Err(e) => {
+                eprintln!("portal: {e}");
+                1
+            }
+        },
+        ("import", Some(file)) => {
+            let path = std::path::PathBuf::from(file);
+            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            // A bar on a terminal; nothing when stderr is not one (indicatif hides itself).
+            let bar = indicatif::ProgressBar::new(size);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {bytes}/{total_bytes} {elapsed} (eta {eta})",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let report =
+                portal::import_file(app, &path, dry_run, |bytes| bar.set_position(bytes)).await;
+            bar.finish_and_clear();
+            match report {
+                Ok(r) => {
+                    print!("{r}");
+                    i32::from(r.stopped.is_some())
+                }
+                Err(e) => {
+                    eprintln!("portal: {e}");
+                    1
+                }
+            }
+        }
+        ("usernames", None) => match portal::username_report(app).await {
+            Ok(rows) => {
+                println!("{} account(s) still have a username", rows.len());
+                for r in rows {
+                    let last = r.last_username_login.map_or_else(
+                        || "never (on record)".to_owned(),
+                        |t| format!("{t} (Unix seconds)"),
+                    );
+                    println!("  {}  last signed in by it: {last}", r.username);
+                }
+                0
+            }
+            Err(e) => {
+                eprintln!("portal: {e}");
+                1
+            }
+        },
+        _ => {
+            eprintln!(
+                "portal: usage: portal reset-factors ADDRESS | portal import FILE [--dry-run] | portal usernames (each followed by the portal's settings)"
+            );
+            2
+        }
     }
 }

@@ -96,6 +96,7 @@ pub fn router(app: Shared) -> Router {
         .route("/signup/confirm", get(page_signup_confirm))
         .route("/password/forgot", get(page_forgot))
         .route("/password/reset", get(page_reset))
+        .route("/address/confirm", get(page_address_confirm))
         .route("/factor", get(page_factor))
         .route("/mfa", get(page_mfa))
         .route("/mfa/totp", get(page_totp))
@@ -179,6 +180,12 @@ impl Ctx {
             data: data.to_string(),
             signed_in: self.session.is_some(),
         }
+    }
+
+    /// From when the policy refuses username sign-ins (Unix seconds), if it has a date.
+    fn username_refused_from(&self) -> Option<u64> {
+        let refuse = self.app.auth.config().policy.usernames.refuse_from?;
+        refuse.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs())
     }
 
     /// The session, or a redirect to the login page.
@@ -302,6 +309,7 @@ plain_pages! {
     SignupConfirmPage page_signup_confirm "signup_confirm.html" "signup_confirm";
     ForgotPage page_forgot "forgot.html" "forgot_password";
     ResetPage page_reset "reset.html" "reset_title";
+    AddressConfirmPage page_address_confirm "address_confirm.html" "address_confirm_title";
 }
 
 /// What the second-factor page asks for.
@@ -324,6 +332,8 @@ enum Ask {
 struct FactorPage {
     layout: Layout,
     warn_username: bool,
+    /// From when usernames are refused (Unix seconds), with the warning.
+    username_refused_from: Option<u64>,
     ask: Ask,
     /// Other usable methods: factor id, label.
     alternatives: Vec<(String, String)>,
@@ -358,6 +368,7 @@ fn factor_page(ctx: &Ctx, view: &ChallengeView) -> FactorPage {
             .warnings
             .iter()
             .any(|w| matches!(w, mfa_flow::Warning::UsernameDeprecated)),
+        username_refused_from: ctx.username_refused_from(),
         ask,
         alternatives: view
             .alternatives
@@ -648,6 +659,8 @@ struct ActivityRow {
 struct SettingsPage {
     layout: Layout,
     username: Option<String>,
+    /// From when usernames are refused (Unix seconds), if the policy has a date.
+    username_refused_from: Option<u64>,
     email: String,
     first_name: String,
     last_name: String,
@@ -682,6 +695,7 @@ async fn page_settings(
     let page = SettingsPage {
         layout: ctx.layout("settings", &json!({})),
         username: a.username.as_ref().map(|u| u.as_typed().to_owned()),
+        username_refused_from: ctx.username_refused_from(),
         email: a.email.as_typed().to_owned(),
         language: if p.language.is_empty() { ctx.lang.tag().to_owned() } else { p.language },
         time_zone: if p.time_zone.is_empty() { "Etc/UTC".to_owned() } else { p.time_zone },

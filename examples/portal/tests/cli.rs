@@ -75,3 +75,37 @@ fn sigterm_shuts_down_cleanly() {
     assert!(!log.contains("SECRET"), "a token reached the log: {log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The operator commands through the binary: a usage error (never a panic) without their
+/// operand; `import` with `--dry-run` reports and writes nothing, then imports; `usernames`
+/// lists the imported legacy username.
+#[test]
+fn operator_commands_report_and_refuse_what_is_missing() {
+    let dir = std::env::temp_dir().join(format!("portal-cli-cmd-{}", std::process::id()));
+    let data = dir.display().to_string();
+    for args in [&["reset-factors"][..], &["import"][..], &["import", "--data-dir", &data][..]] {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("usage"), "{args:?}");
+    }
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../crates/mfa-import/tests/fixtures/auth0-users.json"
+    );
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN).args(args).args(["--data-dir", &data]).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let dry = run(&["import", fixture, "--dry-run"]);
+    assert!(dry.starts_with("22 records: would import 6, 0 skipped"), "{dry}");
+    assert!(dry.contains("record 9: refused: custom_password_hash"), "{dry}");
+    assert!(run(&["usernames"]).starts_with("0 account(s)"), "the dry run wrote nothing");
+    let real = run(&["import", fixture]);
+    assert!(real.starts_with("22 records: imported 6, 0 skipped"), "{real}");
+    let again = run(&["import", fixture]);
+    assert!(again.starts_with("22 records: imported 0, 6 skipped"), "{again}");
+    let names = run(&["usernames"]);
+    assert!(names.starts_with("1 account(s)") && names.contains("ryu20231130"), "{names}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

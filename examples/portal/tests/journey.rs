@@ -968,3 +968,91 @@ async fn a_breach_corpus_refuses_its_passwords() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// A legacy user brought in from Auth0, as they live the move: the username signs in with a
+/// warning that names the refusal date, the bcrypt hash is upgraded, SMS is refused, the
+/// mailbox proves them across the bridge, a new factor is set up, the username is retired
+/// from the settings, and it no longer signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_legacy_user_moves_to_the_email_address() {
+    let refuse_at = SystemTime::now() + Duration::from_secs(90 * 24 * 3600);
+    let refuse_secs = refuse_at.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+    let (app, dir) = portal_with(&["--username-refuse-from", &refuse_secs.to_string()]).await;
+    let fixture = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../crates/mfa-import/tests/fixtures/auth0-users.json"
+    ));
+    let report = portal::import_file(&app, fixture, false, |_| {}).await.unwrap();
+    assert_eq!(report.imported, 6, "{report}");
+    let router = router(Arc::clone(&app));
+    let mut b = Browser::new(router.clone()).await;
+    // The username signs in, with the warning and the date.
+    let r = b
+        .post("/api/login", json!({"identifier": "Ryu20231130", "password": "Auth0 imported"}))
+        .await;
+    assert_eq!(
+        (r["must_enroll"].as_bool(), r["proof_required"].as_bool()),
+        (Some(true), Some(true)),
+        "{r}"
+    );
+    assert!(r["warnings"].as_array().unwrap().iter().any(|w| w == "UsernameDeprecated"), "{r}");
+    assert_eq!(r["username_refused_from"], refuse_secs, "{r}");
+    // SMS is listed as retired, and cannot be added back.
+    assert!(r["unavailable"].as_array().unwrap().iter().any(|u| u["kind"] == "sms"), "{r}");
+    assert_eq!(b.post("/api/mfa/sms", json!({})).await["error"], "err_retired");
+    // The bcrypt hash was upgraded at this first sign-in.
+    let canonical = app
+        .auth
+        .config()
+        .canonicalizer
+        .canonical(&mfa_email_identity::EmailAddress::parse("ryu@example.com").unwrap());
+    let stored =
+        mfa_flow::Store::account_by_email(app.auth.store(), &canonical).await.unwrap().unwrap();
+    assert!(stored.password_hash.starts_with("$argon2id$"), "bcrypt upgraded");
+    // The bridge: the mailbox first, then a new factor.
+    assert_eq!(b.post("/api/mfa/totp/begin", json!({})).await["error"], "err_proof_required");
+    let begun = b.post("/api/mfa/proof/begin", json!({})).await;
+    assert_eq!(begun["ok"], true, "{begun}");
+    let code = mailed_code(&last_mail(&dir));
+    let r = b.post("/api/mfa/proof/confirm", json!({"flow": begun["flow"], "code": code})).await;
+    assert_eq!(r["ok"], true, "{r}");
+    let en = b.post("/api/mfa/totp/begin", json!({})).await;
+    let totp = TotpApp::scan(en["uri"].as_str().unwrap()).unwrap();
+    let t0 = SystemTime::now();
+    let r = b
+        .post(
+            "/api/mfa/totp/confirm",
+            json!({"flow": en["flow"], "code": totp.code(t0), "name": "P"}),
+        )
+        .await;
+    assert_eq!(r["ok"], true, "{r}");
+    // A fresh sign-in (by the address now), then "use my email address as the user name".
+    b.post("/api/logout", json!({})).await;
+    let r = b
+        .post("/api/login", json!({"identifier": "ryu@example.com", "password": "Auth0 imported"}))
+        .await;
+    assert_eq!(r["challenge"]["method"]["kind"], "totp", "{r}");
+    let r =
+        b.post("/api/login/code", json!({"code": totp.code(t0 + Duration::from_secs(30))})).await;
+    assert_eq!(r["authenticated"], true, "{r}");
+    let page = b.page("/settings").await;
+    assert!(
+        page.contains("/api/settings/username/remove")
+            && page.contains(&format!("data-unix=\"{refuse_secs}\"")),
+        "{page}"
+    );
+    let r = b.post("/api/settings/username/remove", json!({})).await;
+    assert_eq!(r, json!({"ok": true}));
+    assert!(mailed_kinds(&dir).contains(&"username-removed".to_owned()));
+    // The username no longer signs in; the address does.
+    let mut c = Browser::new(router).await;
+    let r = c
+        .post("/api/login", json!({"identifier": "Ryu20231130", "password": "Auth0 imported"}))
+        .await;
+    assert_eq!(r["error"], "err_credentials", "{r}");
+    let r = c
+        .post("/api/login", json!({"identifier": "ryu@example.com", "password": "Auth0 imported"}))
+        .await;
+    assert!(r["challenge"].is_object(), "{r}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -10,6 +10,8 @@
 //!   growth under a burst exceeds its bound.
 //! - `--only NAME`: pairs whose name contains NAME.
 //! - `--rss`: also run the hashing pool's memory burst (100 requests, 2 workers).
+//! - `--import [N]`: also import N Auth0 records (default 100,000) from an NDJSON file,
+//!   records per second beside N bare store writes.
 #![forbid(unsafe_code)]
 // A benchmark reads the clock; the libraries it measures do not.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types, clippy::print_stdout)]
@@ -18,6 +20,7 @@ mod credentials;
 mod email;
 mod flow;
 mod harness;
+mod import;
 mod push;
 mod store;
 mod totp;
@@ -48,6 +51,7 @@ fn main() {
     pairs.extend(push::pairs());
     pairs.extend(flow::pairs());
     pairs.extend(store::pairs());
+    pairs.extend(import::pairs());
     for pair in pairs {
         if only.as_deref().is_some_and(|o| !pair.name.contains(o)) {
             continue;
@@ -57,6 +61,19 @@ fn main() {
             && out.ratio > goal * 1.15
         {
             failed.push(format!("{}: {:.3}× > goal {goal:.2}× + 15 %", out.name, out.ratio));
+        }
+    }
+    if let Some(n) = args
+        .iter()
+        .position(|a| a == "--import")
+        .map(|i| args.get(i + 1).and_then(|v| v.parse::<u64>().ok()).unwrap_or(100_000))
+    {
+        match import::run_file(n) {
+            Some((records, bare)) => println!(
+                "import: {n} records at {records:.0} records/s | bare writes {bare:.0}/s | ratio {:.2}× the time",
+                bare / records
+            ),
+            None => failed.push("the import run could not be measured".into()),
         }
     }
     if has("--rss") {

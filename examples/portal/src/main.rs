@@ -27,7 +27,18 @@ async fn main() {
         Some((c, rest)) if c == "usernames" => (Some((c.clone(), None)), rest.to_vec()),
         _ => (None, args),
     };
+    // `--dry-run` belongs to `import` only; a command without its operand is a usage error
+    // before anything (a data directory, a database) is touched.
     let dry_run = args.iter().any(|a| a == "--dry-run");
+    let operand_missing = matches!(
+        &command,
+        Some((name, None)) if name == "reset-factors" || name == "import"
+    );
+    let dry_run_misplaced = dry_run && !matches!(&command, Some((name, _)) if name == "import");
+    if operand_missing || dry_run_misplaced {
+        eprintln!("portal: {USAGE}");
+        std::process::exit(2);
+    }
     let args: Vec<String> = args.into_iter().filter(|a| a != "--dry-run").collect();
     let config = match portal::Config::from_args(&args) {
         Ok(c) => c,
@@ -100,6 +111,9 @@ async fn main() {
     }
 }
 
+/// The operator commands.
+const USAGE: &str = "usage: portal reset-factors ADDRESS | portal import FILE [--dry-run] | portal usernames (each followed by the portal's settings)";
+
 /// Runs an operator command; returns the exit code.
 async fn run_command(
     app: &portal::web::App,
@@ -169,9 +183,7 @@ async fn run_command(
             }
         },
         _ => {
-            eprintln!(
-                "portal: usage: portal reset-factors ADDRESS | portal import FILE [--dry-run] | portal usernames (each followed by the portal's settings)"
-            );
+            eprintln!("portal: {USAGE}");
             2
         }
     }

@@ -83,11 +83,19 @@ fn sigterm_shuts_down_cleanly() {
 fn operator_commands_report_and_refuse_what_is_missing() {
     let dir = std::env::temp_dir().join(format!("portal-cli-cmd-{}", std::process::id()));
     let data = dir.display().to_string();
-    for args in [&["reset-factors"][..], &["import"][..], &["import", "--data-dir", &data][..]] {
+    for args in [
+        &["reset-factors"][..],
+        &["import"][..],
+        &["import", "--data-dir", &data][..],
+        &["reset-factors", "a@example.com", "--dry-run", "--data-dir", &data][..],
+        &["usernames", "--dry-run", "--data-dir", &data][..],
+    ] {
         let out = Command::new(BIN).args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("usage"), "{args:?}");
     }
+    // Refused before anything was touched: no data directory was made.
+    assert!(!dir.exists());
     let fixture = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../crates/mfa-import/tests/fixtures/auth0-users.json"

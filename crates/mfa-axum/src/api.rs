@@ -309,7 +309,7 @@ routes! {
     post "/settings/email" change_email Csrf [body::Email] "Changes the login address (the current password, a fresh second factor; the new address confirms unless configured otherwise).";
     post "/settings/password" change_password Csrf [body::Password] "Changes the password (the current one, a fresh second factor); every other session ends.";
     post "/settings/username/remove" remove_username Csrf [] "\"Use my email address as the user name\": removes the legacy username (a fresh second factor); sign-in by it stops at once.";
-    post "/address/confirm" address_confirm Public [body::Token] "Confirms an (imported) account's address with the link mailed at its first sign-in.";
+    post "/address/confirm" address_confirm Public [body::Token] "Confirms an imported account's address with the link mailed at its first sign-in: the mailbox takes the account (the imported password and factors are dropped) and gets reset_password, a grant to choose a password.";
     post "/email/confirm" email_confirm Public [body::Token] "Applies the link mailed to a new address.";
     post "/email/revert" email_revert Public [body::Token] "Applies the link mailed to the old address: turns the change back.";
     post "/push/register" device_register Device [] "The phone registers (a signed message of the push protocol).";
@@ -1052,8 +1052,8 @@ async fn address_confirm<S: Store, M: Mailer, P: PushSender>(
     State(api): State<Api<S, M, P>>,
     ApiJson(b): ApiJson<body::Token>,
 ) -> R {
-    let email = api.auth.confirm_address(&b.token, now()).await?;
-    Ok(ok(json!({"ok": true, "email": email.as_typed()})))
+    let grant = api.auth.confirm_address(&b.token, now()).await?;
+    Ok(api.answer(LoginStep::ResetPassword(grant)))
 }
 
 async fn email_confirm<S: Store, M: Mailer, P: PushSender>(

@@ -863,7 +863,7 @@ impl Notice {
                         format!("{p}メールアドレスの確認"),
                         vec![
                             Block::Para(format!(
-                                "{p}にログインするには、このメールアドレスがご自身のものであることを確認してください。次のリンクを開いてから、もう一度ログインしてください:"
+                                "{p}にログインするには、このメールアドレスがご自身のものであることを確認してください。次のリンクを開き、新しいパスワードを設定してください。移行前のパスワードと認証方法は使えなくなり、次回ログイン時に認証方法を設定します:"
                             )),
                             Block::Link(clean(link)),
                             Block::Para(format!("{}まで、一度だけ使用できます。", at(expires))),
@@ -877,7 +877,7 @@ impl Notice {
                         format!("{p}: confirm your email address"),
                         vec![
                             Block::Para(format!(
-                                "To sign in to {p}, confirm that this address is yours: open this link, then sign in again:"
+                                "To sign in to {p}, confirm that this address is yours: open this link and choose a new password. The password and sign-in methods brought over from before stop working; you set up a sign-in method at your next sign-in:"
                             )),
                             Block::Link(clean(link)),
                             Block::Para(format!("It works once, until {}.", at(expires))),

@@ -216,8 +216,21 @@ async fn one<S: Store, M: Mailer, P: PushSender>(
 ) -> Outcome {
     let record: UserRecord = match serde_json::from_slice(bytes) {
         Ok(r) => r,
-        // serde_json's message names the field and position, never a value.
-        Err(e) => return Outcome::Refused(format!("not a user object: {e}")),
+        // serde_json's message can quote a value (a hash, a secret): only its category and
+        // position are reported.
+        Err(e) => {
+            let what = match e.classify() {
+                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                    "not JSON"
+                }
+                _ => "a field of the wrong type, or a missing or misplaced one",
+            };
+            return Outcome::Refused(format!(
+                "not a user object: {what} (line {}, column {} of the record)",
+                e.line(),
+                e.column()
+            ));
+        }
     };
     let account = match build(auth, &record, now, rng) {
         Ok(a) => a,

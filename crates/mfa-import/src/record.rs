@@ -1,10 +1,12 @@
 //! Auth0's bulk-import user object, as its documentation describes it: the fields this crate
 //! maps, and every other field ignored.
 
+use core::fmt;
+
 use serde::Deserialize;
 
-/// One user of the file.
-#[derive(Debug, Clone, Deserialize)]
+/// One user of the file. `Debug` shows no hash and no secret.
+#[derive(Clone, Deserialize)]
 pub struct UserRecord {
     /// The login address.
     pub email: Option<String>,
@@ -29,6 +31,20 @@ pub struct UserRecord {
     pub mfa_factors: Vec<MfaFactor>,
 }
 
+impl fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("email", &self.email)
+            .field("email_verified", &self.email_verified)
+            .field("username", &self.username)
+            .field("blocked", &self.blocked)
+            .field("password_hash", &self.password_hash.as_ref().map(|_| "[REDACTED]"))
+            .field("custom_password_hash", &self.custom_password_hash)
+            .field("mfa_factors", &self.mfa_factors)
+            .finish_non_exhaustive()
+    }
+}
+
 /// `custom_password_hash`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct CustomHash {
@@ -38,8 +54,8 @@ pub struct CustomHash {
     pub hash: HashValue,
 }
 
-/// `custom_password_hash.hash`.
-#[derive(Debug, Clone, Deserialize)]
+/// `custom_password_hash.hash`. `Debug` hides it.
+#[derive(Clone, Deserialize)]
 pub struct HashValue {
     /// The encoded hash (a PHC string for argon2, the modular crypt form for bcrypt).
     pub value: String,
@@ -56,11 +72,23 @@ pub struct MfaFactor {
     pub email: Option<ValueField>,
 }
 
-/// `mfa_factors[].totp`.
-#[derive(Debug, Clone, Deserialize)]
+impl fmt::Debug for HashValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HashValue([REDACTED])")
+    }
+}
+
+/// `mfa_factors[].totp`. `Debug` hides the secret.
+#[derive(Clone, Deserialize)]
 pub struct TotpFactor {
     /// The secret, unpadded base32.
     pub secret: String,
+}
+
+impl fmt::Debug for TotpFactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TotpFactor([REDACTED])")
+    }
 }
 
 /// `{"value": …}`.

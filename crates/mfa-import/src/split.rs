@@ -23,6 +23,9 @@ pub enum SplitError {
     },
 }
 
+/// How deep a record may nest (Auth0's objects nest three levels).
+const MAX_DEPTH: usize = 64;
+
 /// The records of a file, one at a time (each a JSON value's bytes), with the number of
 /// bytes read so far (for a progress bar).
 ///
@@ -78,6 +81,23 @@ impl<R: BufRead> Records<R> {
         self.read += 1;
     }
 
+    /// Skips a UTF-8 byte-order mark at the start of the file (some editors write one).
+    fn skip_bom(&mut self) -> Result<(), SplitError> {
+        let bom = loop {
+            match self.input.fill_buf() {
+                Ok(b) => break b.starts_with(b"\xEF\xBB\xBF"),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(SplitError::Io(e.to_string())),
+            }
+        };
+        if bom {
+            for _ in 0..3 {
+                self.bump();
+            }
+        }
+        Ok(())
+    }
+
     /// Skips whitespace; returns the next byte without consuming it.
     fn skip_space(&mut self) -> Result<Option<u8>, SplitError> {
         while let Some(b) = self.peek()? {
@@ -93,18 +113,19 @@ impl<R: BufRead> Records<R> {
     fn value(&mut self) -> Result<Vec<u8>, SplitError> {
         let mut out = Vec::new();
         let mut over = false;
-        let mut depth = 0usize;
+        // The closers expected, innermost last: `}` and `]` must each close their own kind.
+        let mut open: Vec<u8> = Vec::new();
         let mut in_string = false;
         let mut escaped = false;
         loop {
             let Some(b) = self.peek()? else {
-                if depth == 0 && !in_string && !out.is_empty() {
+                if open.is_empty() && !in_string && !out.is_empty() {
                     break;
                 }
                 return Err(SplitError::Syntax("the file ends inside a record"));
             };
             if !in_string
-                && depth == 0
+                && open.is_empty()
                 && !out.is_empty()
                 && matches!(b, b',' | b']' | b'\n' | b'\r' | b' ' | b'\t' | b'{' | b'[')
             {
@@ -123,7 +144,7 @@ impl<R: BufRead> Records<R> {
                     escaped = true;
                 } else if b == b'"' {
                     in_string = false;
-                    if depth == 0 {
+                    if open.is_empty() {
                         break;
                     }
                 }
@@ -131,11 +152,17 @@ impl<R: BufRead> Records<R> {
             }
             match b {
                 b'"' => in_string = true,
-                b'{' | b'[' => depth += 1,
+                b'{' | b'[' => {
+                    if open.len() == MAX_DEPTH {
+                        return Err(SplitError::Syntax("records nested too deep"));
+                    }
+                    open.push(if b == b'{' { b'}' } else { b']' });
+                }
                 b'}' | b']' => {
-                    depth =
-                        depth.checked_sub(1).ok_or(SplitError::Syntax("an unbalanced bracket"))?;
-                    if depth == 0 {
+                    if open.pop() != Some(b) {
+                        return Err(SplitError::Syntax("an unbalanced bracket"));
+                    }
+                    if open.is_empty() {
                         break;
                     }
                 }
@@ -159,6 +186,7 @@ impl<R: BufRead> Iterator for Records<R> {
         let step = (|| -> Result<Option<Vec<u8>>, SplitError> {
             if !self.started {
                 self.started = true;
+                self.skip_bom()?;
                 if self.skip_space()? == Some(b'[') {
                     self.bump();
                     self.in_array = true;

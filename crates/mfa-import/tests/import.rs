@@ -58,6 +58,26 @@ async fn a_broken_file_stops_where_it_breaks_and_a_huge_record_is_skipped() {
     assert_eq!((r.records, r.stopped.as_deref()), (0, None));
 }
 
+/// A hash or a secret in the wrong place never reaches the report or a `Debug`.
+#[tokio::test]
+async fn misplaced_secrets_stay_out_of_the_report() {
+    let e = test_auth(AuthConfig::new("Example Portal"), ChangeMode::Immediate, 34);
+    let file = r#"[{"email": "a@example.com", "custom_password_hash": {"algorithm": "argon2", "hash": "$argon2id$SECRET-HASH"}},
+                  {"email": "b@example.com", "mfa_factors": [{"totp": "SECRETTOTPSECRET"}]},
+                  {"email": "c@example.com", "password_hash": ["$2b$SECRET"]}]"#;
+    let r =
+        import(&e.auth, file.as_bytes(), &ImportOptions::default(), at(0), &mut seeded(5), |_| {})
+            .await;
+    assert_eq!(r.refused, 3, "{r}");
+    let text = format!("{r} {r:?}");
+    assert!(!text.contains("SECRET"), "{text}");
+    let record: mfa_import::UserRecord = serde_json::from_str(
+        r#"{"email": "d@example.com", "password_hash": "$2b$SECRET", "custom_password_hash": {"algorithm": "argon2", "hash": {"value": "$argon2id$SECRET"}}, "mfa_factors": [{"totp": {"secret": "SECRET"}}]}"#,
+    )
+    .unwrap();
+    assert!(!format!("{record:?}").contains("SECRET"), "{record:?}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 

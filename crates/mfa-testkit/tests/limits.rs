@@ -545,4 +545,19 @@ async fn an_unknown_identifier_costs_what_a_wrong_password_costs() {
     assert_eq!(unknown.unwrap_err(), LoginError::InvalidCredentials);
     assert_eq!(wrong_work, unknown_work);
     assert_eq!(unknown_work.runs, 1);
+    // An account without a password (an import without one) costs the same too.
+    let mut none =
+        e.auth.store().account_by_email(&canonical("known@example.com")).await.unwrap().unwrap();
+    none.password_hash = String::new();
+    none.version += 1;
+    e.auth.store().update_account(&none).await.unwrap();
+    let before = pool.work();
+    let empty = e.auth.login("known@example.com", "not the password", &me, at(100)).await;
+    assert_eq!(empty.unwrap_err(), LoginError::InvalidCredentials);
+    assert_eq!(pool.work() - before, unknown_work, "no stored password: the same work");
+}
+
+fn canonical(email: &str) -> mfa_email_identity::CanonicalEmail {
+    mfa_email_identity::Canonicalizer::new()
+        .canonical(&mfa_email_identity::EmailAddress::parse(email).unwrap())
 }

@@ -139,12 +139,12 @@ pub fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
         ),
         "address_confirm_title" => ("メールアドレスの確認", "Confirm your email address"),
         "address_confirm_help" => (
-            "このボタンを押すと、このメールアドレスがご自身のものであることを確認します。その後、もう一度ログインしてください。",
-            "Pressing the button confirms that this address is yours. Then sign in again.",
+            "このボタンを押すと、このメールアドレスがご自身のものであることを確認し、新しいパスワードの設定に進みます。移行前のパスワードと認証方法は使えなくなります。",
+            "Pressing the button confirms that this address is yours and leads to choosing a new password. The password and sign-in methods brought over from before stop working.",
         ),
         "address_confirmed" => (
-            "メールアドレスを確認しました。ログインしてください。",
-            "Your email address is confirmed. Please sign in.",
+            "メールアドレスを確認しました。新しいパスワードを設定してください。",
+            "Your email address is confirmed. Choose your password.",
         ),
         "err_account_disabled" => (
             "このアカウントは無効になっています。サポートにお問い合わせください。",

@@ -270,7 +270,16 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 self.refund(&counted_all, now).await?;
                 return Err(pool_error(mfa_credentials::Error::Busy));
             }
-            Err(_) => {
+            Err(e) => {
+                if matches!(e, mfa_credentials::Error::MalformedHash(_))
+                    && let Ok(pw) = Password::new(password)
+                    && let Ok(pending) = self.services.passwords.verify_unknown_account(pw)
+                {
+                    // No password to check (an import without one, or one reset by mail
+                    // alone): the same work as a real verification, so the time of the
+                    // answer says nothing about the account.
+                    let _ = pending.await;
+                }
                 self.audit_from(
                     now,
                     AuditEvent::LoginFailed {

@@ -56,7 +56,11 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         Ok(())
     }
 
-    /// Confirms an account's address with its mailed link (once).
+    /// Confirms an imported account's address with its mailed link (once) — and with it, hands
+    /// the account to the mailbox: whoever set the imported password and factors may not be
+    /// the address's owner (anyone could sign up elsewhere with an address they do not hold),
+    /// so both are dropped, every session ends, and the answer is a grant to choose a password
+    /// ([`Auth::complete_password_reset`]); a factor is set up at the next sign-in.
     ///
     /// # Errors
     /// [`LoginError::Link`] for an unknown, used, expired or superseded link.
@@ -64,33 +68,50 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         &self,
         token: &str,
         now: SystemTime,
-    ) -> Result<EmailAddress, LoginError> {
+    ) -> Result<ResetGrant, LoginError> {
         token_shape(token)?;
         let link: AddressLink = self.use_link(&link_key("address-link", token), now).await?;
-        for _ in 0..8 {
-            let mut a = self
-                .store
-                .account(link.account)
-                .await?
-                .ok_or(LoginError::Link(LinkProblem::Unknown))?;
-            if a.session_epoch != link.epoch {
-                return Err(LoginError::Link(LinkProblem::Superseded));
-            }
-            if !a.email_unverified {
-                return Ok(a.email);
-            }
-            a.email_unverified = false;
-            a.version += 1;
-            match self.store.update_account(&a).await {
-                Ok(()) => {
-                    self.audit(now, AuditEvent::AddressConfirmed { account: a.id });
-                    return Ok(a.email);
-                }
-                Err(StoreError::Stale) => {}
-                Err(e) => return Err(e.into()),
-            }
+        let account = self
+            .store
+            .account(link.account)
+            .await?
+            .ok_or(LoginError::Link(LinkProblem::Unknown))?;
+        if account.session_epoch != link.epoch {
+            return Err(LoginError::Link(LinkProblem::Superseded));
         }
-        Err(LoginError::Store(StoreError::Unavailable("account too contended".into())))
+        if !account.email_unverified {
+            return Err(LoginError::Link(LinkProblem::Used));
+        }
+        self.claim_by_mailbox(&account, now).await
+    }
+
+    /// The mailbox takes an unverified imported account: its imported password and factors
+    /// are dropped, its sessions end, and the mailbox holder gets a grant to set a password.
+    pub(super) async fn claim_by_mailbox(
+        &self,
+        account: &Account,
+        now: SystemTime,
+    ) -> Result<ResetGrant, LoginError> {
+        let mut a = account.clone();
+        a.email_unverified = false;
+        a.password_hash = String::new();
+        a.had_second_factor = false;
+        a.last_factor = None;
+        Self::bump_epoch(&mut a);
+        a.version += 1;
+        self.store.update_account(&a).await.map_err(|e| match e {
+            StoreError::Stale => LoginError::Link(LinkProblem::Superseded),
+            e => e.into(),
+        })?;
+        self.after_revocation(&a, None, RevocationReason::Administrator, now).await?;
+        for f in self.store.factors(a.id).await? {
+            self.store.remove_factor(a.id, f.id).await?;
+        }
+        self.audit(now, AuditEvent::AddressConfirmed { account: a.id });
+        match self.grant_reset(&a, now).await? {
+            LoginStep::ResetPassword(grant) => Ok(grant),
+            _ => Err(LoginError::Internal),
+        }
     }
 
     /// "Use my email address as the user name": removes the account's legacy username, after a

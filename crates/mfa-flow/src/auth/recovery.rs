@@ -136,6 +136,12 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         if account.session_epoch != link.epoch {
             return Err(LoginError::Link(LinkProblem::Superseded));
         }
+        if account.email_unverified {
+            // An imported address nobody had confirmed: the mailbox, now proven, takes the
+            // account; the imported password and factors were never shown to be its owner's.
+            let grant = self.claim_by_mailbox(&account, now).await?;
+            return Ok(LoginStep::ResetPassword(grant));
+        }
         let factors = self.store.factors(account.id).await?;
         if factors.is_empty() {
             return self.grant_reset(&account, now).await;

@@ -675,13 +675,18 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 };
                 match verified {
                     Ok(_) => index,
-                    Err(mfa_credentials::Error::Busy) => {
-                        return Err(super::pool_error(mfa_credentials::Error::Busy));
-                    }
-                    Err(_) => return Ok(false),
+                    Err(mfa_credentials::Error::PasswordMismatch) => return Ok(false),
+                    // A busy pool, or a key or pepper the server no longer has: not the
+                    // user's wrong code (nothing is counted against the factor).
+                    Err(e) => return Err(super::pool_error(e)),
                 }
             }
-            _ => return Ok(false),
+            Err(
+                mfa_credentials::Error::RecoveryCodeMalformed
+                | mfa_credentials::Error::RecoveryCodeUsed
+                | mfa_credentials::Error::RecoveryCodeInvalid,
+            ) => return Ok(false),
+            Ok(_) | Err(_) => return Err(LoginError::Internal),
         };
         let Ok(consumed) = set.mark_used(index) else {
             return Ok(false);

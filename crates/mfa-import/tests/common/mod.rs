@@ -119,8 +119,10 @@ pub(crate) async fn fixture_import<S: Store>(store: S) {
         "a refused record writes nothing"
     );
 
-    // Sign-ins: the blocked account is refused after its password; the unverified one is
-    // asked to confirm its address (a link is mailed), then signs in.
+    // Sign-ins: the blocked account is refused after its password. The unverified one (whose
+    // source never checked that its creator held the mailbox) is asked to confirm the
+    // address; the link hands the account to the mailbox: the imported password and factor
+    // are dropped and the mailbox holder chooses a password.
     let c = ClientInfo::default();
     assert_eq!(
         e.auth.login("blocked@example.com", "password", &c, at(10)).await.unwrap_err(),
@@ -130,6 +132,7 @@ pub(crate) async fn fixture_import<S: Store>(store: S) {
         e.auth.login("blocked@example.com", "wrong", &c, at(10)).await.unwrap_err(),
         LoginError::InvalidCredentials
     );
+    assert_eq!(s.factors(unverified.id).await.unwrap().len(), 1, "the imported factor");
     assert_eq!(
         e.auth.login("unverified@example.com", "password", &c, at(10)).await.unwrap_err(),
         LoginError::AddressUnconfirmed
@@ -140,13 +143,21 @@ pub(crate) async fn fixture_import<S: Store>(store: S) {
         panic!("a confirmation link is mailed")
     };
     let token = link.rsplit_once("#token=").unwrap().1;
+    let grant = e.auth.confirm_address(token, at(11)).await.unwrap();
+    assert!(s.factors(unverified.id).await.unwrap().is_empty(), "the imported factor is dropped");
     assert_eq!(
-        e.auth.confirm_address(token, at(11)).await.unwrap().as_typed(),
-        "unverified@example.com"
+        e.auth.login("unverified@example.com", "password", &c, at(12)).await.unwrap_err(),
+        LoginError::InvalidCredentials,
+        "the imported password is dropped"
     );
+    assert!(e.auth.confirm_address(token, at(12)).await.is_err(), "the link works once");
+    e.auth
+        .complete_password_reset(grant.expose_secret(), "the owner's own passphrase", &c, at(13))
+        .await
+        .unwrap();
     assert!(matches!(
-        e.auth.login("unverified@example.com", "password", &c, at(12)).await,
-        Ok(LoginStep::MustEnroll { .. } | LoginStep::Authenticated(_))
+        e.auth.login("unverified@example.com", "the owner's own passphrase", &c, at(14)).await,
+        Ok(LoginStep::MustEnroll { session, .. }) if session.proof == mfa_flow::EnrollmentProof::NotRequired
     ));
 
     // Again: nothing changes; every imported record is skipped as existing.

@@ -64,8 +64,16 @@ macro_rules! with_pool {
 }
 
 mod audit;
+#[cfg(feature = "postgres")]
+mod push;
 
 pub use audit::{AuditRow, SqlAudit, UsernameRow};
+#[cfg(feature = "postgres")]
+pub use push::PgPushChannel;
+
+/// The advisory-lock key of the sweep on PostgreSQL ("mfaswp" in ASCII).
+#[cfg(feature = "postgres")]
+pub const SWEEP_LOCK: i64 = 0x6d66_6173_7770;
 
 /// How long audit events are kept: 400 days (a year of history and a margin), then swept.
 pub const AUDIT_RETENTION_SECS: i64 = 400 * 24 * 3600;
@@ -305,6 +313,37 @@ impl SqlStore {
         let store = Self::Postgres(pool);
         store.fill_credential_ids().await?;
         Ok(store)
+    }
+
+    /// Deletes expired rows ([`Store::sweep`]) unless another replica is doing it right now:
+    /// on PostgreSQL a session-level advisory lock makes one sweep run at a time across every
+    /// replica (`None` when another holds it); SQLite has one writer anyway.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    pub async fn sweep_once(&self, now: SystemTime) -> StoreResult<Option<u64>> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(_) => self.sweep(now).await.map(Some),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(pool) => {
+                let mut conn = pool.acquire().await.map_err(db_error)?;
+                let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
+                    .bind(SWEEP_LOCK)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db_error)?;
+                if !got {
+                    return Ok(None);
+                }
+                let swept = self.sweep(now).await;
+                let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+                    .bind(SWEEP_LOCK)
+                    .execute(&mut *conn)
+                    .await;
+                swept.map(Some)
+            }
+        }
     }
 
     /// Fills in the credential-id column of WebAuthn factors stored before it existed

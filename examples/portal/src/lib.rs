@@ -164,9 +164,8 @@ pub fn spawn_sweeper(app: &Arc<web::App>, every: Duration) {
             if dropped > 0 {
                 tracing::warn!(dropped, "audit events dropped: the database falls behind");
             }
-            if let Err(e) =
-                mfa_flow::Store::sweep(app.auth.store(), std::time::SystemTime::now()).await
-            {
+            // One replica at a time on PostgreSQL (an advisory lock); the others skip.
+            if let Err(e) = app.auth.store().sweep_once(std::time::SystemTime::now()).await {
                 tracing::warn!(error = %e, "sweep failed");
             }
         }
@@ -250,6 +249,16 @@ pub async fn build(config: &Config, params: HashParams) -> Result<Arc<web::App>,
             EnrollmentGrace::AfterCreation(Duration::from_secs(config.mfa_grace_days * 86_400));
     }
     let hub = push_hub::PushHub::default();
+    // On PostgreSQL every replica hears every hint (LISTEN/NOTIFY) and fills its own hub.
+    let push = match &store {
+        SqlStore::Postgres(pool) => {
+            let channel = mfa_store_sql::PgPushChannel::new(pool.clone());
+            let local = hub.clone();
+            channel.listen(move |token, hint| local.deliver(&token, &hint));
+            push_hub::PortalPush::Postgres(channel)
+        }
+        _ => push_hub::PortalPush::Memory(hub.clone()),
+    };
     let rng = rand_chacha::ChaCha20Rng::from_seed(random32()?);
     // Every decision of the flows goes to the audit table (the settings show the account's).
     let audit = mfa_store_sql::SqlAudit::spawn(store.clone());
@@ -258,7 +267,7 @@ pub async fn build(config: &Config, params: HashParams) -> Result<Arc<web::App>,
         services,
         store,
         mailer,
-        hub.clone(),
+        push,
         Arc::new(audit.clone()),
         rng,
     ));

@@ -23,7 +23,7 @@ use crate::mail::PortalMailer;
 use crate::push_hub::PushHub;
 
 /// The portal's flows.
-pub type PortalAuth = Auth<SqlStore, PortalMailer, PushHub>;
+pub type PortalAuth = Auth<SqlStore, PortalMailer, crate::push_hub::PortalPush>;
 
 /// The application state.
 pub struct App {

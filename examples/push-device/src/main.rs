@@ -87,6 +87,17 @@ fn main() {
         }
         _ => "push-device.json".to_owned(),
     };
+    // Where to reach the service, when not at the address the QR code names (a replica
+    // behind a load balancer, in a test).
+    let server_override = match args.iter().position(|a| a == "--server") {
+        Some(i) if i + 1 < args.len() => {
+            let s = args.remove(i + 1);
+            args.remove(i);
+            Some(s)
+        }
+        _ => None,
+    };
+    let server = |offer: &EnrollmentOffer| server_override.clone().unwrap_or(offer.server.clone());
     let sys = SystemRandom::new();
     let now = SystemTime::now();
     match args.first().map(String::as_str) {
@@ -103,7 +114,7 @@ fn main() {
             let name = args.get(2).cloned().unwrap_or_else(|| "push-device".into());
             let request = registration_request(&offer, &key, &name, &push_token, now, &sys)
                 .unwrap_or_else(|e| fail(&e.to_string()));
-            let response = post(&format!("{}/push/register", offer.server), &request)
+            let response = post(&format!("{}/push/register", server(&offer)), &request)
                 .unwrap_or_else(|e| fail(&e));
             let state = State {
                 offer_uri: uri.clone(),
@@ -123,7 +134,7 @@ fn main() {
             println!("waiting for a sign-in to approve…");
             loop {
                 let body = serde_json::json!({"token": state.push_token}).to_string();
-                let reply = post(&format!("{}/push/poll", offer.server), &body)
+                let reply = post(&format!("{}/push/poll", server(&offer)), &body)
                     .unwrap_or_else(|e| fail(&e));
                 let hints: serde_json::Value = serde_json::from_str(&reply).unwrap_or_default();
                 let Some(hint) = hints["hints"].as_array().and_then(|h| h.last()).cloned() else {
@@ -137,7 +148,7 @@ fn main() {
                 let fetch = device
                     .fetch_request(&challenge_id, SystemTime::now(), &sys)
                     .unwrap_or_else(|e| fail(&e.to_string()));
-                let msg = post(&format!("{}/push/fetch", offer.server), &fetch)
+                let msg = post(&format!("{}/push/fetch", server(&offer)), &fetch)
                     .unwrap_or_else(|e| fail(&e));
                 let verified = device
                     .verify_challenge(&msg, SystemTime::now(), 30)
@@ -175,12 +186,12 @@ fn main() {
             let answer = device
                 .answer(&verified, decision, number, &sys)
                 .unwrap_or_else(|e| fail(&e.to_string()));
-            post(&format!("{}/push/respond", offer.server), &answer).unwrap_or_else(|e| fail(&e));
+            post(&format!("{}/push/respond", server(&offer)), &answer).unwrap_or_else(|e| fail(&e));
             println!("sent: {cmd}");
         }
         _ => {
             eprintln!(
-                "usage: push-device [--state FILE] enroll <uri> [name] | listen | approve <number> | deny | report"
+                "usage: push-device [--state FILE] [--server URL] enroll <uri> [name] | listen | approve <number> | deny | report"
             );
             std::process::exit(2);
         }

@@ -5,8 +5,10 @@
 //! push-device listen        # waits for a challenge, shows who signs in where, asks for the number
 //! push-device approve 42    # answers the last challenge shown: approve with the number typed
 //! push-device deny | report
+//! push-device codes         # the offline code, for when pushes cannot reach the phone
 //! ```
-//! `--state FILE` chooses another key file. The key stays in the file (a phone keeps it in
+//! `--state FILE` chooses another key file (default `push-device.json`, written readable by
+//! its owner only). The key stays in the file (a phone keeps it in
 //! its secure hardware); every request to the server is signed with it.
 //!
 //! The program is an application: it reads the clock and the operating system's random
@@ -24,7 +26,7 @@ use std::time::SystemTime;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mfa_push::device::{DeviceKey, EnrolledDevice, registration_request};
-use mfa_push::{Decision, EnrollmentOffer, KeyAlgorithm};
+use mfa_push::{Decision, EnrollmentOffer, KeyAlgorithm, Purpose, SignInContext};
 use ring::rand::SystemRandom;
 use serde::{Deserialize, Serialize};
 
@@ -70,22 +72,100 @@ fn load(path: &str) -> (State, EnrolledDevice, EnrollmentOffer) {
     (state, device, offer)
 }
 
+/// The default key file.
+const DEFAULT_STATE: &str = "push-device.json";
+
+/// What `--help` and a wrong command print.
+const USAGE: &str = "usage: push-device [--state FILE] [--server URL] enroll <uri> [name] | listen | approve <number> | deny | report | codes
+  --state FILE   the key file (default push-device.json; it holds the private key: owner-only)
+  --server URL   reach the service here instead of the address in the QR code";
+
+/// Writes the key file readable and writable by its owner only: it holds the private key and
+/// the enrollment's secrets.
 fn save(path: &str, state: &State) {
     let json = serde_json::to_vec_pretty(state).unwrap_or_default();
-    if let Err(e) = std::fs::write(path, json) {
+    if let Err(e) = write_private(std::path::Path::new(path), &json) {
         fail(&format!("{path}: {e}"));
     }
 }
 
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    // A file that existed keeps its mode through `open`: set it.
+    #[cfg(unix)]
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    file.write_all(bytes)
+}
+
+/// What the phone shows about a request: who, when (local time), from where (the location only
+/// when there is one), and what to type.
+fn describe(purpose: Purpose, c: &SignInContext, offset_minutes: i32) -> String {
+    let local = c.time.cast_signed().saturating_add(i64::from(offset_minutes) * 60);
+    let (days, secs) = (local.div_euclid(86_400), local.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    let sign = if offset_minutes < 0 { '-' } else { '+' };
+    let (oh, om) = (offset_minutes.abs() / 60, offset_minutes.abs() % 60);
+    let when = format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} (UTC{sign}{oh:02}:{om:02})",
+        secs / 3600,
+        secs % 3600 / 60
+    );
+    let from: Vec<&str> = [c.browser.as_str(), c.ip.as_str(), c.location.as_str()]
+        .into_iter()
+        .filter(|x| !x.is_empty())
+        .collect();
+    let (what, number) = match purpose {
+        Purpose::Activation => ("activation of this phone", "the number on the enrollment page"),
+        _ => ("sign-in", "the number on the login screen"),
+    };
+    format!(
+        "{what} for {}\n  at {when}\n  from {}\napprove with `push-device approve <{number}>`, or `deny`, or `report`",
+        c.application,
+        from.join(", ")
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day) (H. Hinnant's civil-from-days).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    (era * 400 + yoe + i64::from(m <= 2), m, d)
+}
+
+/// The local time's offset from UTC in minutes, from the `TZ_OFFSET_MINUTES` environment
+/// variable (tests, containers without zone data) or 0 (UTC, said as such).
+fn local_offset_minutes() -> i32 {
+    std::env::var("TZ_OFFSET_MINUTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+        .clamp(-1439, 1439)
+}
+
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return;
+    }
     let state_path = match args.iter().position(|a| a == "--state") {
         Some(i) if i + 1 < args.len() => {
             let p = args.remove(i + 1);
             args.remove(i);
             p
         }
-        _ => "push-device.json".to_owned(),
+        _ => DEFAULT_STATE.to_owned(),
     };
     // Where to reach the service, when not at the address the QR code names (a replica
     // behind a load balancer, in a test).
@@ -153,11 +233,9 @@ fn main() {
                 let verified = device
                     .verify_challenge(&msg, SystemTime::now(), 30)
                     .unwrap_or_else(|e| fail(&format!("refused a challenge: {e}")));
-                let c = verified.context();
-                println!("\nsign-in to {} ({:?})", c.application, verified.purpose());
-                println!("  from {} {} {}", c.browser, c.ip, c.location);
                 println!(
-                    "approve with `push-device approve <the number on the login screen>`, or `deny`, or `report`"
+                    "\n{}",
+                    describe(verified.purpose(), verified.context(), local_offset_minutes())
                 );
                 state.last_challenge = Some(msg);
                 save(&state_path, &state);
@@ -189,11 +267,81 @@ fn main() {
             post(&format!("{}/push/respond", server(&offer)), &answer).unwrap_or_else(|e| fail(&e));
             println!("sent: {cmd}");
         }
-        _ => {
-            eprintln!(
-                "usage: push-device [--state FILE] [--server URL] enroll <uri> [name] | listen | approve <number> | deny | report"
+        Some("codes") => {
+            let (_, device, _) = load(&state_path);
+            let Some(secret) = device.offline_totp_secret.as_deref() else {
+                fail("this enrollment has no offline codes");
+            };
+            let secret = mfa_totp::TotpSecret::from_base32(secret)
+                .unwrap_or_else(|e| fail(&format!("the offline seed: {e}")));
+            let code =
+                mfa_totp::TotpCredential::new(secret, mfa_totp::Profile::DEFAULT).code_at(now);
+            println!(
+                "offline code: {} (for the sign-in page's authenticator-app box, when pushes cannot reach this phone)",
+                code.as_str()
             );
+        }
+        _ => {
+            eprintln!("{USAGE}");
             std::process::exit(2);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context(location: &str) -> SignInContext {
+        SignInContext {
+            application: "Example Portal".into(),
+            location: location.into(),
+            ip: "203.0.113.7".into(),
+            browser: "Firefox on Linux".into(),
+            // 2023-11-30 06:31 UTC.
+            time: 1_701_325_860,
+        }
+    }
+
+    #[test]
+    fn a_request_names_the_local_time_and_a_location_only_when_there_is_one() {
+        let tokyo = describe(Purpose::Login, &context("Tokyo, JP"), 540);
+        assert!(tokyo.contains("at 2023-11-30 15:31 (UTC+09:00)"), "{tokyo}");
+        assert!(tokyo.contains("from Firefox on Linux, 203.0.113.7, Tokyo, JP"), "{tokyo}");
+        assert!(tokyo.contains("the number on the login screen"), "{tokyo}");
+        let nowhere = describe(Purpose::Login, &context(""), 0);
+        assert!(
+            nowhere.contains("from Firefox on Linux, 203.0.113.7\n"),
+            "no stray blank: {nowhere:?}"
+        );
+        assert!(nowhere.contains("at 2023-11-30 06:31 (UTC+00:00)"), "{nowhere}");
+        let west = describe(Purpose::Login, &context(""), -300);
+        assert!(west.contains("at 2023-11-30 01:31 (UTC-05:00)"), "{west}");
+        let activation = describe(Purpose::Activation, &context(""), 0);
+        assert!(activation.starts_with("activation of this phone"), "{activation}");
+        assert!(activation.contains("the number on the enrollment page"), "{activation}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_key_file_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let path =
+            std::env::temp_dir().join(format!("push-device-test-{}.json", std::process::id()));
+        // Even a file that existed with a wider mode.
+        std::fs::write(&path, b"{}").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&path, b"{\"pkcs8\": \"secret\"}").unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(std::fs::read(&path).unwrap(), b"{\"pkcs8\": \"secret\"}");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_691), (2023, 11, 30));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
     }
 }

@@ -203,7 +203,8 @@ def journey(ports, data, device, work):
     view = r["challenge"]
     if view["method"]["kind"] != "push":
         view = b.post(1, "/api/login/select", {"factor": push_id})["challenge"]
-    number = view["prompt"]["Push"]["number"]
+    check(view["prompt"]["kind"] == "push", f"a push prompt: {view}")
+    number = view["prompt"]["number"]
     out = subprocess.run(phone + ["listen"], capture_output=True, text=True, timeout=30)
     check(out.returncode == 0, f"listen (sign-in): {out.stdout} {out.stderr}")
     subprocess.run(phone + ["approve", str(number)], check=True, capture_output=True, timeout=30)

@@ -274,7 +274,7 @@ routes! {
     post "/password/forgot" password_forgot Public [body::ForgotPassword] "Mails a password-reset link to the account with this address, if any (the same answer either way).";
     post "/password/reset/redeem" password_reset_redeem Public [body::Token] "Opens a password-reset link: answers a second-factor challenge like a sign-in (its success is reset_password, never a session), or reset_password at once for an account without factors.";
     post "/password/reset" password_reset Public [body::ResetPassword] "Sets the new password with the grant of reset_password; every session and known device ends. Sign in afterwards.";
-    post "/login" login Public [body::Login] "Step one of a sign-in: identifier and password. Answers a challenge (a second factor to give), must_enroll, or authenticated.";
+    post "/login" login Public [body::Login] "Step one of a sign-in: identifier and password. Answers a challenge (a second factor to give: its prompt is an object tagged by kind — totp_code, recovery_code, email_code {sent_to}, web_authn {options}, push {number, device}; unavailable methods carry why and until when), must_enroll, or authenticated.";
     get "/login" pending_login Public [] "The sign-in in progress (named by the login cookie): what to ask for, the alternatives, what cannot be used and why.";
     post "/login/code" login_code Public [body::Code] "A code for the sign-in in progress (authenticator app, email code, recovery code).";
     post "/login/select" login_select Public [body::Factor] "Try another method: switches the sign-in in progress to another usable factor.";

@@ -274,8 +274,10 @@ pub enum Warning {
     PasswordChangeRequired,
 }
 
-/// What the page asks for the selected method.
+/// What the page asks for the selected method. As JSON, an object tagged by `kind`
+/// (`{"kind": "totp_code"}`, `{"kind": "push", "number": 42, "device": "Phone"}` …).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Prompt {
     /// Type the code from the authenticator app.

@@ -265,6 +265,7 @@ async fn the_whole_journey() {
     let r = b.post("/api/login", json!({"identifier": "ryu@example.com", "password": PW})).await;
     assert!(r["challenge"].is_object(), "{r}");
     assert_eq!(r["challenge"]["method"]["kind"], "totp");
+    assert_eq!(r["challenge"]["prompt"], json!({"kind": "totp_code"}), "a tagged object");
     let code = totp.code(t0 + Duration::from_secs(30));
     let r = b.post("/api/login/code", json!({"code": code})).await;
     assert_eq!(r["ok"], true, "{r}");
@@ -306,8 +307,7 @@ async fn the_whole_journey() {
         Some(id) => b.post("/api/login/select", json!({"factor": id})).await["challenge"].clone(),
         None => r["challenge"].clone(),
     };
-    let number =
-        u8::try_from(view["prompt"]["Push"]["number"].as_u64().expect("a push prompt")).unwrap();
+    let number = u8::try_from(view["prompt"]["number"].as_u64().expect("a push prompt")).unwrap();
     let wrong = if number == 99 { 10 } else { number + 1 };
     assert_eq!(phone_answers(&b, &phone, &hub, "token-1", wrong).await.0, StatusCode::OK);
     let r = b.post("/api/login/poll", json!({})).await;
@@ -325,7 +325,7 @@ async fn the_whole_journey() {
             .clone();
         b.post("/api/login/select", json!({"factor": id})).await["challenge"].clone()
     };
-    let number = u8::try_from(view["prompt"]["Push"]["number"].as_u64().unwrap()).unwrap();
+    let number = u8::try_from(view["prompt"]["number"].as_u64().unwrap()).unwrap();
     assert_eq!(phone_answers(&b, &phone, &hub, "token-1", number).await.0, StatusCode::OK);
     let r = b.post("/api/login/poll", json!({})).await;
     assert_eq!(r["ok"], true, "{r}");

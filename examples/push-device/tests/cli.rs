@@ -16,7 +16,8 @@ fn help_names_the_default_key_file_and_a_wrong_command_the_usage() {
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("usage:"));
     let dir = std::env::temp_dir().join(format!("push-device-cli-{}", std::process::id()));
     let state = dir.join("none.json");
-    let out = Command::new(BIN).args(["--state", state.to_str().unwrap(), "codes"]).output().unwrap();
+    let out =
+        Command::new(BIN).args(["--state", state.to_str().unwrap(), "codes"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not enrolled yet"));
 }

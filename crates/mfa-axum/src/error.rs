@@ -165,6 +165,19 @@ impl From<LoginError> for ApiError {
             LoginError::PushDenied => {
                 (S::BAD_REQUEST, "err_push_denied", "The sign-in was denied on the phone.")
             }
+            LoginError::PushNumberMismatch => (
+                S::BAD_REQUEST,
+                "err_push_mismatch",
+                "The number chosen on the phone was not the one on this page. Nothing was approved.",
+            ),
+            LoginError::PushReported => (
+                S::BAD_REQUEST,
+                "err_push_reported",
+                "You reported this sign-in on your phone: it was refused and push approvals are paused. Sign in with another method, then change your password.",
+            ),
+            LoginError::LoginFinished => {
+                (S::CONFLICT, "err_login_finished", "This sign-in has already finished.")
+            }
             LoginError::MethodUnavailable => {
                 (S::BAD_REQUEST, "err_method", "This method is not available.")
             }

@@ -405,6 +405,16 @@ pub enum LoginError {
     /// The push was denied on the phone.
     #[error("the sign-in was denied on the phone")]
     PushDenied,
+    /// The number typed on the phone was not the one the page showed: nothing was approved.
+    #[error("the numbers did not match")]
+    PushNumberMismatch,
+    /// The push was reported as fraud on the phone: this sign-in is refused and push is paused
+    /// for the account; sign in with another method, then change the password.
+    #[error("the sign-in was reported on the phone")]
+    PushReported,
+    /// This sign-in already finished (in this browser or another tab): nothing to wait for.
+    #[error("this sign-in already finished")]
+    LoginFinished,
     /// The factor is not one of the user's usable factors.
     #[error("this method is not available")]
     MethodUnavailable,

@@ -172,10 +172,15 @@ async fn a_totp_code_logs_in_once() {
         e.auth.submit_code(&second.flow, &code, at(101)).await.unwrap_err(),
         LoginError::WrongSecondFactor
     );
-    // The finished flow cannot be used again.
+    // The finished flow cannot be used again: it says it finished (another tab polling it
+    // learns that, not "expired").
     assert_eq!(
         e.auth.submit_code(&first.flow, &code, at(101)).await.unwrap_err(),
-        LoginError::FlowExpired
+        LoginError::LoginFinished
+    );
+    assert_eq!(
+        e.auth.poll_push(&first.flow, at(102)).await.unwrap_err(),
+        LoginError::LoginFinished
     );
     // The code made during enrollment cannot log in either (its step was stored).
     let third = challenge(e.auth.login("a@example.com", PW, &client(), at(2)).await.unwrap());
@@ -342,6 +347,28 @@ async fn try_another_method_from_push_to_totp() {
     let (_, hint) = e.pushes.sent().last().cloned().unwrap();
     let fetch = phone.fetch_request(&hint.challenge_id, at(404), &sys).unwrap();
     assert!(e.auth.push_device_fetch(&fetch, at(404)).await.is_err());
+
+    // Each refusal on the phone is named as it happened: a wrong number, then a report.
+    for (t, decision, want) in [
+        (1000, mfa_push::Decision::Approve, LoginError::PushNumberMismatch),
+        (2000, mfa_push::Decision::ReportFraud, LoginError::PushReported),
+    ] {
+        let c = challenge(e.auth.login("p@example.com", PW, &client(), at(t)).await.unwrap());
+        let p = if c.method.kind == FactorKind::Push {
+            c
+        } else {
+            challenge(e.auth.select_method(&c.flow, push_id, &client(), at(t)).await.unwrap())
+        };
+        let Prompt::Push { number, .. } = p.prompt else { panic!() };
+        let wrong = if number == 99 { 10 } else { number + 1 };
+        let (_, hint) = e.pushes.sent().last().cloned().unwrap();
+        let fetch = phone.fetch_request(&hint.challenge_id, at(t + 1), &sys).unwrap();
+        let msg = e.auth.push_device_fetch(&fetch, at(t + 1)).await.unwrap();
+        let verified = phone.verify_challenge(&msg, at(t + 1), 30).unwrap();
+        let resp = phone.answer(&verified, decision, wrong, &sys).unwrap();
+        e.auth.push_device_respond(&resp, at(t + 1)).await.unwrap();
+        assert_eq!(e.auth.poll_push(&p.flow, at(t + 2)).await.unwrap_err(), want);
+    }
 }
 
 #[tokio::test]

@@ -154,6 +154,17 @@ pub fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
             "メールアドレスを確認するためのリンクを送りました。リンクを開いてから、もう一度ログインしてください。",
             "We sent a link to confirm your email address. Open it, then sign in again.",
         ),
+        "err_push_mismatch" => (
+            "スマートフォンで選んだ番号が、この画面の番号と一致しませんでした。承認されていません。",
+            "The number chosen on the phone was not the one on this page. Nothing was approved.",
+        ),
+        "err_push_reported" => (
+            "このログインはスマートフォンで不正として報告されたため拒否され、プッシュ通知による承認は一時停止されました。ほかの方法でログインし、パスワードを変更してください。",
+            "You reported this sign-in on your phone: it was refused and push approvals are paused. Sign in with another method, then change your password.",
+        ),
+        "err_login_finished" => {
+            ("このログインは既に完了しています。", "This sign-in has already finished.")
+        }
         "forgot_password" => ("パスワードをお忘れの場合", "Forgot your password?"),
         "forgot_help" => (
             "アカウントのメールアドレスを入力してください。パスワード再設定用のリンクを送ります。その後、認証方法（またはリカバリーコード）による確認が必要です。",
@@ -447,6 +458,9 @@ pub fn error_key(e: &LoginError) -> &'static str {
         LoginError::FlowExpired => "err_expired",
         LoginError::WrongSecondFactor => "err_code",
         LoginError::PushDenied => "err_push_denied",
+        LoginError::PushNumberMismatch => "err_push_mismatch",
+        LoginError::PushReported => "err_push_reported",
+        LoginError::LoginFinished => "err_login_finished",
         LoginError::MethodUnavailable => "err_method",
         LoginError::StepUpRequired => "err_step_up",
         LoginError::LastFactor => "err_last_factor",

@@ -311,7 +311,7 @@ async fn the_whole_journey() {
     let wrong = if number == 99 { 10 } else { number + 1 };
     assert_eq!(phone_answers(&b, &phone, &hub, "token-1", wrong).await.0, StatusCode::OK);
     let r = b.post("/api/login/poll", json!({})).await;
-    assert_eq!(r["error"], "err_push_denied", "{r}");
+    assert_eq!(r["error"], "err_push_mismatch", "a wrong number is named as such: {r}");
     let r = b.post("/api/login", json!({"identifier": "ryu@example.com", "password": PW})).await;
     let view = if r["challenge"]["method"]["kind"] == "push" {
         r["challenge"].clone()

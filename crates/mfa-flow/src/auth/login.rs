@@ -591,7 +591,12 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         id: &str,
         now: SystemTime,
     ) -> Result<(LoginFlow, Account), LoginError> {
-        let flow = read_login(self.store.take_flow(&flow_key("login", id), now).await?, now)?;
+        let taken = self.store.take_flow(&flow_key("login", id), now).await?;
+        if taken.is_none() && self.store.get_flow(&flow_key("login-done", id), now).await?.is_some()
+        {
+            return Err(LoginError::LoginFinished);
+        }
+        let flow = read_login(taken, now)?;
         let account = self.store.account(flow.account).await?.ok_or(LoginError::FlowExpired)?;
         if account.session_epoch != flow.epoch {
             // The account's sessions were revoked since the password was checked.

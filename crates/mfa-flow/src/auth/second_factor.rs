@@ -98,7 +98,23 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         if !ok {
             return Err(self.second_factor_failed(flow_id, &flow, Some(factor.id), now).await?);
         }
-        self.second_factor_passed(&flow, &account, &factor, now).await
+        self.passed_and_finished(flow_id, &flow, &account, &factor, now).await
+    }
+
+    /// [`Self::second_factor_passed`], then a marker that this flow finished, so that another
+    /// tab polling it hears that rather than "expired".
+    async fn passed_and_finished(
+        &self,
+        flow_id: &str,
+        flow: &LoginFlow,
+        account: &Account,
+        factor: &Factor,
+        now: SystemTime,
+    ) -> Result<LoginStep, LoginError> {
+        let step = self.second_factor_passed(flow, account, factor, now).await?;
+        let until = now + self.config.login_ttl;
+        let _ = self.store.put_flow(&flow_key("login-done", flow_id), b"1", until).await;
+        Ok(step)
     }
 
     /// Submits the browser's WebAuthn assertion.
@@ -156,7 +172,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         if self.store.update_factor(&updated).await.is_err() {
             return Err(self.second_factor_failed(flow_id, &flow, None, now).await?);
         }
-        self.second_factor_passed(&flow, &account, &updated, now).await
+        self.passed_and_finished(flow_id, &flow, &account, &updated, now).await
     }
 
     /// Suspends the WebAuthn factor an assertion with a backwards counter named, audits it
@@ -251,7 +267,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 if !self.config.policy.retirement.allows(f.kind, now) || f.suspended.is_some() {
                     return Err(LoginError::MethodUnavailable);
                 }
-                self.second_factor_passed(&flow, &account, &f, now).await
+                self.passed_and_finished(flow_id, &flow, &account, &f, now).await
             }
             Some(
                 state @ (ChallengeState::FraudReported
@@ -274,14 +290,20 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 let (pair, wide) = Self::mfa_keys(account.id, &flow.client.ip);
                 self.fail(&pair, now).await?;
                 self.fail(&wide, now).await?;
+                // Each outcome named as it happened.
+                let outcome = match state {
+                    ChallengeState::NumberMismatch => LoginError::PushNumberMismatch,
+                    ChallengeState::FraudReported => LoginError::PushReported,
+                    _ => LoginError::PushDenied,
+                };
                 if flow.reset {
                     // The owner said no to a reset opened from the mailbox: it ends here, and
                     // counts nothing against the phone's cap.
-                    return Err(LoginError::PushDenied);
+                    return Err(outcome);
                 }
                 self.count_factor_failure(account.id, push_factor, now).await?;
                 self.put_login(flow_id, &LoginFlow { active: Active::None, ..flow }).await?;
-                Err(LoginError::PushDenied)
+                Err(outcome)
             }
             // Expired, superseded, used or gone: nobody answered no. The login stays; the
             // person picks a method again (push included).

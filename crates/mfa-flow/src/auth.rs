@@ -261,6 +261,31 @@ pub enum Unavailable {
         /// Since (Unix seconds).
         since: u64,
     },
+    /// Push cannot be sent now (the fatigue limits), until when (Unix seconds), if a time
+    /// ends it.
+    PushPaused {
+        /// Why.
+        pause: PushPause,
+        /// Until (Unix seconds).
+        until: Option<u64>,
+    },
+}
+
+/// Why no push can be sent now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PushPause {
+    /// A push is already waiting for an answer.
+    Pending,
+    /// Too many pushes in a short time.
+    TooManyRecent,
+    /// Too many pushes today.
+    TooManyToday,
+    /// Paused after repeated denials (until a sign-in with another method and an approval).
+    AfterDenials,
+    /// Paused after a fraud report.
+    AfterFraudReport,
 }
 
 /// A warning to show during the login.

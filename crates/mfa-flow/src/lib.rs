@@ -61,9 +61,9 @@ pub use audit::{AuditEvent, AuditSink, FailureReason, NoAudit};
 pub use auth::{
     Assurance, Auth, AuthConfig, Authenticated, ChallengeView, ClientInfo, EmailChangeStarted,
     Enrolled, EnrollmentProof, FactorPlan, FactorStatus, LinkProblem, LoginError, LoginStep,
-    MethodView, Prompt, PushEnrollmentStatus, RequiredAction, ResetGrant, RevocationReason,
-    RngSource, Services, Session, SessionClient, SessionId, SessionToken, SessionView,
-    SignUpStarted, TotpEnrollment, Unavailable, UnavailableFactor, Warning, Weakness,
+    MethodView, Prompt, PushEnrollmentStatus, PushPause, RequiredAction, ResetGrant,
+    RevocationReason, RngSource, Services, Session, SessionClient, SessionId, SessionToken,
+    SessionView, SignUpStarted, TotpEnrollment, Unavailable, UnavailableFactor, Warning, Weakness,
     plan_second_factor,
 };
 pub use model::{

@@ -146,6 +146,45 @@ impl FatiguePolicy {
         }
         Ok(())
     }
+
+    /// Why no push may go out now, and until when (`None` when no time ends it: push paused
+    /// after repeated denials lasts until the owner signs in another way and approves one).
+    #[must_use]
+    pub fn paused(
+        &self,
+        history: &[ChallengeRecord],
+        at: SystemTime,
+    ) -> Option<(FatigueError, Option<SystemTime>)> {
+        let why = self.check(history, at).err()?;
+        let now = unix(at);
+        let earliest = |from: u64, kept: u64| {
+            history.iter().filter(|c| c.issued > from).map(|c| c.issued + kept).min().map(from_unix)
+        };
+        let until = match why {
+            FatigueError::SuspendedAfterFraudReport => history
+                .iter()
+                .filter(|c| c.purpose == Purpose::Login && c.state == ChallengeState::FraudReported)
+                .map(|c| c.issued + self.fraud_suspension.as_secs())
+                .max()
+                .map(from_unix),
+            FatigueError::PendingExists => history
+                .iter()
+                .filter(|c| c.state == ChallengeState::Pending && c.expires > now)
+                .map(|c| c.expires)
+                .min()
+                .map(from_unix),
+            FatigueError::TooManyRecent => {
+                earliest(now.saturating_sub(self.window.as_secs()), self.window.as_secs())
+            }
+            FatigueError::TooManyToday => earliest(now.saturating_sub(24 * 3600), 24 * 3600),
+            FatigueError::SuspendedAfterDenials => None,
+        };
+        Some((why, until))
+    }
+}
+
+pub(crate) fn from_unix(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs)
 }
 
 /// Server settings.

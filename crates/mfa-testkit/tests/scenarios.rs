@@ -369,6 +369,28 @@ async fn try_another_method_from_push_to_totp() {
         e.auth.push_device_respond(&resp, at(t + 1)).await.unwrap();
         assert_eq!(e.auth.poll_push(&p.flow, at(t + 2)).await.unwrap_err(), want);
     }
+    // After the report, push is no alternative: it is listed as paused, with why and until
+    // when (the report's time plus the suspension).
+    let c = challenge(e.auth.login("p@example.com", PW, &client(), at(3000)).await.unwrap());
+    assert!(
+        c.method.kind != FactorKind::Push
+            && c.alternatives.iter().all(|m| m.kind != FactorKind::Push)
+    );
+    let paused =
+        c.unavailable.iter().find(|u| u.factor == push_id).expect("push listed as unavailable");
+    let Unavailable::PushPaused { pause, until } = paused.reason else { panic!("{paused:?}") };
+    assert_eq!(pause, mfa_flow::PushPause::AfterFraudReport);
+    let reported_at = at(2000).duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    assert!(until.is_some_and(|u| u >= reported_at + 29 * 24 * 3600), "{until:?}");
+    assert_eq!(
+        e.auth.select_method(&c.flow, push_id, &client(), at(3001)).await.unwrap_err(),
+        LoginError::MethodUnavailable
+    );
+    // The login goes on with what it had (the select left it as it was).
+    assert!(matches!(
+        e.auth.submit_code(&c.flow, &app.code(at(3002)), at(3002)).await.unwrap(),
+        LoginStep::Authenticated(_)
+    ));
 }
 
 #[tokio::test]

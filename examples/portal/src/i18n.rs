@@ -154,6 +154,25 @@ pub fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
             "メールアドレスを確認するためのリンクを送りました。リンクを開いてから、もう一度ログインしてください。",
             "We sent a link to confirm your email address. Open it, then sign in again.",
         ),
+        "push_pending" => {
+            ("通知への応答を待っています。", "A push is already waiting for an answer.")
+        }
+        "push_too_many_recent" => (
+            "短時間に通知が多すぎるため、一時的に送信できません。",
+            "Too many pushes in a short time: none can be sent for now.",
+        ),
+        "push_too_many_today" => {
+            ("本日の通知の上限に達しました。", "Today's limit of pushes is reached.")
+        }
+        "push_paused_denials" => (
+            "拒否が続いたため一時停止中です。ほかの方法でログインしてください。",
+            "Paused after repeated denials: sign in with another method.",
+        ),
+        "push_paused_fraud" => (
+            "不正の報告があったため一時停止中です。ほかの方法でログインしてください。",
+            "Paused after a fraud report: sign in with another method.",
+        ),
+        "until" => ("再開:", "until"),
         "err_push_mismatch" => (
             "スマートフォンで選んだ番号が、この画面の番号と一致しませんでした。承認されていません。",
             "The number chosen on the phone was not the one on this page. Nothing was approved.",
@@ -513,6 +532,13 @@ pub fn unavailable_key(reason: Unavailable) -> &'static str {
         Unavailable::Suspended { reason: SuspensionReason::TooManyFailures, .. } => {
             "suspended_failures"
         }
+        Unavailable::PushPaused { pause, .. } => match pause {
+            mfa_flow::PushPause::Pending => "push_pending",
+            mfa_flow::PushPause::TooManyRecent => "push_too_many_recent",
+            mfa_flow::PushPause::TooManyToday => "push_too_many_today",
+            mfa_flow::PushPause::AfterDenials => "push_paused_denials",
+            _ => "push_paused_fraud",
+        },
         _ => "suspended_clone",
     }
 }

@@ -338,7 +338,7 @@ struct FactorPage {
     /// Other usable methods: factor id, label.
     alternatives: Vec<(String, String)>,
     /// Methods that cannot be used: kind, why.
-    unavailable: Vec<(&'static str, &'static str)>,
+    unavailable: Vec<(&'static str, &'static str, Option<u64>)>,
 }
 
 fn factor_page(ctx: &Ctx, view: &ChallengeView) -> FactorPage {
@@ -383,7 +383,13 @@ fn factor_page(ctx: &Ctx, view: &ChallengeView) -> FactorPage {
         unavailable: view
             .unavailable
             .iter()
-            .map(|u| (t(l, kind_key(u.kind)), t(l, unavailable_key(u.reason))))
+            .map(|u| {
+                let until = match u.reason {
+                    mfa_flow::Unavailable::PushPaused { until, .. } => until,
+                    _ => None,
+                };
+                (t(l, kind_key(u.kind)), t(l, unavailable_key(u.reason)), until)
+            })
             .collect(),
     }
 }

@@ -539,11 +539,36 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             FactorData::Phone { .. } => return Err(LoginError::MethodUnavailable),
         };
         let view = |f: &Factor| MethodView { factor: f.id, kind: f.kind, name: f.name.clone() };
+        // A push that cannot be sent now is no alternative: it is listed as unavailable, with
+        // why and until when.
+        let mut unavailable = unavailable;
+        let mut alternatives = Vec::new();
+        let push_paused = if usable.iter().any(|f| f.kind == FactorKind::Push && f.id != factor.id)
+        {
+            let history = self.push_history(account.id, now).await?;
+            self.services.push.config().fatigue.paused(&history, now)
+        } else {
+            None
+        };
+        for f in usable.iter().filter(|f| f.id != factor.id) {
+            match (&push_paused, f.kind) {
+                (Some((why, until)), FactorKind::Push) => unavailable.push(UnavailableFactor {
+                    factor: f.id,
+                    kind: f.kind,
+                    name: f.name.clone(),
+                    reason: Unavailable::PushPaused {
+                        pause: pause_of(*why),
+                        until: until.map(unix),
+                    },
+                }),
+                _ => alternatives.push(view(f)),
+            }
+        }
         let view = ChallengeView {
             flow: id.to_owned(),
             method: view(factor),
             prompt,
-            alternatives: usable.iter().filter(|f| f.id != factor.id).map(view).collect(),
+            alternatives,
             unavailable,
             warnings: flow.warnings.clone(),
         };
@@ -842,6 +867,17 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
 }
 
 /// A stored login flow, live at `now`.
+/// The flows' name for a push fatigue limit.
+const fn pause_of(e: mfa_push::FatigueError) -> PushPause {
+    match e {
+        mfa_push::FatigueError::PendingExists => PushPause::Pending,
+        mfa_push::FatigueError::TooManyRecent => PushPause::TooManyRecent,
+        mfa_push::FatigueError::TooManyToday => PushPause::TooManyToday,
+        mfa_push::FatigueError::SuspendedAfterDenials => PushPause::AfterDenials,
+        _ => PushPause::AfterFraudReport,
+    }
+}
+
 fn read_login(bytes: Option<Vec<u8>>, now: SystemTime) -> Result<LoginFlow, LoginError> {
     let bytes = bytes.ok_or(LoginError::FlowExpired)?;
     let flow: LoginFlow = serde_json::from_slice(&bytes).map_err(|_| LoginError::FlowExpired)?;

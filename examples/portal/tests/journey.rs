@@ -360,6 +360,24 @@ async fn the_whole_journey() {
     // Push has reached its limit of three in five minutes: the login offers the next
     // method instead.
     assert_ne!(r["challenge"]["method"]["kind"], "push", "{r}");
+    // It says why push is out, and until when; the page says it too.
+    let paused = r["challenge"]["unavailable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["kind"] == "push")
+        .cloned()
+        .expect("push listed as unavailable");
+    assert_eq!(
+        (paused["reason"]["why"].as_str(), paused["reason"]["pause"].as_str()),
+        (Some("push_paused"), Some("too_many_recent")),
+        "{paused}"
+    );
+    let until = paused["reason"]["until"].as_u64().expect("until when");
+    let page = b.page("/factor").await;
+    assert!(page.contains("Too many pushes in a short time"), "{page}");
+    assert!(page.contains(&format!("data-unix=\"{until}\"")), "{page}");
+    let finished_flow = r["challenge"]["flow"].clone();
     let recovery = r["challenge"]["alternatives"]
         .as_array()
         .unwrap()
@@ -370,6 +388,9 @@ async fn the_whole_journey() {
     assert_eq!(b.post("/api/login/select", json!({"factor": recovery})).await["ok"], true);
     let r = b.post("/api/login/code", json!({"code": recovery_codes[0]})).await;
     assert_eq!(r["ok"], true, "{r}");
+    // Another tab still polling that sign-in hears that it finished.
+    let r = b.post("/api/login/poll", json!({"flow": finished_flow})).await;
+    assert_eq!(r["error"], "err_login_finished", "{r}");
     let r = b.post("/api/mfa/sms", json!({})).await;
     assert_eq!(
         (r["error"].as_str(), r["detail"].as_str()),

@@ -62,7 +62,7 @@ pub use protocol::{
     ChallengeMessage, Decision, DevicePublicKey, EnrollmentOffer, FetchRequest, KeyAlgorithm,
     MAX_MESSAGE_BYTES, Purpose, PushHint, RegistrationRequest, RegistrationResponse,
     ResponseMessage, RotateRequest, SignInContext, UnenrollRequest, VERSION, challenge_input,
-    fetch_input, registration_input, response_input, rotate_input, unenroll_input,
+    fetch_input, registration_input, response_input, rotate_input, server_url_ok, unenroll_input,
 };
 pub use server::{
     Answered, ChallengeRecord, ChallengeRequest, ChallengeState, DeviceRecord, FatiguePolicy,

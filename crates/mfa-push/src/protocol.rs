@@ -528,7 +528,7 @@ pub struct PushHint {
 /// this machine (`localhost` or a loopback address, for development) — parsed, so that
 /// `http://localhost.attacker.example` or `http://localhost@attacker.example` is not taken
 /// for it. No credentials, query or fragment.
-pub(crate) fn server_url_ok(url: &str) -> bool {
+pub fn server_url_ok(url: &str) -> bool {
     let Ok(u) = url::Url::parse(url) else { return false };
     if !u.username().is_empty()
         || u.password().is_some()

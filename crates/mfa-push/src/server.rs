@@ -147,8 +147,9 @@ impl FatiguePolicy {
         Ok(())
     }
 
-    /// Why no push may go out now, and until when (`None` when no time ends it: push paused
-    /// after repeated denials lasts until the owner signs in another way and approves one).
+    /// Why no push may go out now, and until when: the first moment at which [`Self::check`]
+    /// passes again with this history (every limit considered, however far over it is), or
+    /// `None` when no time ends it (paused after repeated denials).
     #[must_use]
     pub fn paused(
         &self,
@@ -156,29 +157,26 @@ impl FatiguePolicy {
         at: SystemTime,
     ) -> Option<(FatigueError, Option<SystemTime>)> {
         let why = self.check(history, at).err()?;
-        let now = unix(at);
-        let earliest = |from: u64, kept: u64| {
-            history.iter().filter(|c| c.issued > from).map(|c| c.issued + kept).min().map(from_unix)
-        };
-        let until = match why {
-            FatigueError::SuspendedAfterFraudReport => history
-                .iter()
-                .filter(|c| c.purpose == Purpose::Login && c.state == ChallengeState::FraudReported)
-                .map(|c| c.issued + self.fraud_suspension.as_secs())
-                .max()
-                .map(from_unix),
-            FatigueError::PendingExists => history
-                .iter()
-                .filter(|c| c.state == ChallengeState::Pending && c.expires > now)
-                .map(|c| c.expires)
-                .min()
-                .map(from_unix),
-            FatigueError::TooManyRecent => {
-                earliest(now.saturating_sub(self.window.as_secs()), self.window.as_secs())
-            }
-            FatigueError::TooManyToday => earliest(now.saturating_sub(24 * 3600), 24 * 3600),
-            FatigueError::SuspendedAfterDenials => None,
-        };
+        // The moments at which a limit can lift: a pending challenge's expiry, a record
+        // leaving a window, a fraud report's suspension ending. The first of them (after
+        // `at`) at which the check passes is the answer.
+        let mut moments: Vec<u64> = history
+            .iter()
+            .flat_map(|c| {
+                [
+                    c.expires,
+                    c.issued + self.window.as_secs(),
+                    c.issued + 24 * 3600,
+                    // A report suspends while `issued >= now - suspension`: it lifts a second
+                    // after.
+                    c.issued + self.fraud_suspension.as_secs() + 1,
+                ]
+            })
+            .filter(|t| *t > unix(at))
+            .collect();
+        moments.sort_unstable();
+        moments.dedup();
+        let until = moments.into_iter().map(from_unix).find(|t| self.check(history, *t).is_ok());
         Some((why, until))
     }
 }

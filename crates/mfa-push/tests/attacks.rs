@@ -220,6 +220,45 @@ fn the_fourth_push_in_five_minutes_is_refused() {
     );
 }
 
+/// `paused` names the first moment push works again, whatever limits hold at once: ten
+/// pushes spread over the day are over both the five-minute and the daily limit; the answer
+/// is when the day's limit lifts, not the short window's.
+#[test]
+fn paused_names_the_first_moment_push_works_again() {
+    let policy = mfa_push::FatiguePolicy::default();
+    let mut w = world(KeyAlgorithm::P256);
+    let first = w.issue(Purpose::Login, &[]).unwrap().record;
+    let now = first.issued + 23 * 3600;
+    let history: Vec<ChallengeRecord> = (0..10u64)
+        .map(|i| {
+            // Three in the last five minutes, the others earlier today.
+            let issued = if i < 3 { now - 60 * (i + 1) } else { now - 3600 * (i + 1) };
+            let mut c = with_state(&first, ChallengeState::Superseded);
+            c.issued = issued;
+            c.expires = issued + 90;
+            c
+        })
+        .collect();
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(now);
+    let (why, until) = policy.paused(&history, at).unwrap();
+    assert_eq!(why, FatigueError::TooManyRecent);
+    let until = until.unwrap().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    // The oldest of the day's ten leaves the day's window at its issue + 24 h.
+    let oldest = history.iter().map(|c| c.issued).min().unwrap();
+    assert_eq!(until, oldest + 24 * 3600);
+    assert!(
+        policy
+            .check(&history, std::time::UNIX_EPOCH + std::time::Duration::from_secs(until))
+            .is_ok()
+    );
+    assert!(
+        policy
+            .check(&history, std::time::UNIX_EPOCH + std::time::Duration::from_secs(until - 1))
+            .is_err()
+    );
+    assert_eq!(policy.paused(&[], at), None, "nothing holds: no pause");
+}
+
 #[test]
 fn denials_and_fraud_reports_suspend_push() {
     let mut w = world(KeyAlgorithm::P256);

@@ -337,10 +337,15 @@ impl SqlStore {
                     return Ok(None);
                 }
                 let swept = self.sweep(now).await;
-                let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+                let unlocked: Result<(bool,), _> = sqlx::query_as("SELECT pg_advisory_unlock($1)")
                     .bind(SWEEP_LOCK)
-                    .execute(&mut *conn)
+                    .fetch_one(&mut *conn)
                     .await;
+                if !matches!(unlocked, Ok((true,))) {
+                    // Never hand a connection that may still hold the lock back to the pool:
+                    // closing it releases the lock.
+                    let _ = conn.close().await;
+                }
                 swept.map(Some)
             }
         }

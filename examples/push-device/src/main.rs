@@ -91,15 +91,20 @@ fn save(path: &str, state: &State) {
 
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
+    // A new file beside it, owner-only from its creation, then renamed over the old one: the
+    // key is never in a file others can read, and a failed write never loses it.
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".new");
+    let tmp = std::path::PathBuf::from(tmp);
+    let _ = std::fs::remove_file(&tmp);
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    // A file that existed keeps its mode through `open`: set it.
-    #[cfg(unix)]
-    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-    file.write_all(bytes)
+    let mut file = options.open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
 }
 
 /// What the phone shows about a request: who, when (local time), from where (the location only
@@ -177,6 +182,11 @@ fn main() {
         }
         _ => None,
     };
+    if let Some(url) = &server_override
+        && !mfa_push::server_url_ok(url)
+    {
+        fail("--server: https, or http to this machine only (as the QR code's address)");
+    }
     let server = |offer: &EnrollmentOffer| server_override.clone().unwrap_or(offer.server.clone());
     let sys = SystemRandom::new();
     let now = SystemTime::now();

@@ -20,4 +20,11 @@ fn help_names_the_default_key_file_and_a_wrong_command_the_usage() {
         Command::new(BIN).args(["--state", state.to_str().unwrap(), "codes"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not enrolled yet"));
+    // The service is reached over https, or plain http on this machine only.
+    let out = Command::new(BIN)
+        .args(["--server", "http://attacker.example/api", "codes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--server"));
 }

@@ -147,6 +147,35 @@ impl BeginWrite for PgPool {
     }
 }
 
+/// The statement that inserts an account, bound and ready to run on a pool or in a
+/// transaction (both dialects). Evaluates to a `sqlx` query; `?` leaves the enclosing function.
+macro_rules! insert_account {
+    ($a:expr) => {
+        sqlx::query("INSERT INTO accounts (id, version, canonical_email, username, data, session_epoch) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind($a.id.to_string())
+            .bind(to_i64($a.version)?)
+            .bind($a.canonical_email.as_str())
+            .bind($a.username.as_ref().map(|u| u.normalized().to_owned()))
+            .bind(json($a)?)
+            .bind(to_i64($a.session_epoch)?)
+    };
+}
+
+/// The statement that inserts a factor (with its WebAuthn credential id), as
+/// [`insert_account`].
+macro_rules! insert_factor {
+    ($f:expr) => {
+        sqlx::query("INSERT INTO factors (id, account, version, created, totp_last_step, data, credential_id) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind($f.id.to_string())
+            .bind($f.account.to_string())
+            .bind(to_i64($f.version)?)
+            .bind(to_i64($f.created)?)
+            .bind(totp_step($f)?)
+            .bind(json($f)?)
+            .bind($f.credential_id())
+    };
+}
+
 /// Runs the statements of a guarded factor change inside `$tx` (a write transaction whose
 /// first statement locked the account row at the expected epoch).
 macro_rules! factor_change {
@@ -156,17 +185,7 @@ macro_rules! factor_change {
                 if f.account != $account {
                     return Err(StoreError::NotFound);
                 }
-                sqlx::query("INSERT INTO factors (id, account, version, created, totp_last_step, data, credential_id) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                    .bind(f.id.to_string())
-                    .bind(f.account.to_string())
-                    .bind(to_i64(f.version)?)
-                    .bind(to_i64(f.created)?)
-                    .bind(totp_step(f)?)
-                    .bind(json(f)?)
-                    .bind(f.credential_id())
-                    .execute(&mut *$tx)
-                    .await
-                    .map_err(db_error)?;
+                insert_factor!(f).execute(&mut *$tx).await.map_err(db_error)?;
             }
             FactorChange::Update(f) => {
                 let previous = to_i64(f.version.checked_sub(1).ok_or(StoreError::Stale)?)?;
@@ -424,19 +443,8 @@ impl SqlStore {
 
 impl Store for SqlStore {
     async fn create_account(&self, a: &Account) -> StoreResult<()> {
-        let data = json(a)?;
-        let username = a.username.as_ref().map(|u| u.normalized().to_owned());
         with_pool!(self, pool => {
-            sqlx::query("INSERT INTO accounts (id, version, canonical_email, username, data, session_epoch) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(a.id.to_string())
-                .bind(to_i64(a.version)?)
-                .bind(a.canonical_email.as_str())
-                .bind(username)
-                .bind(data)
-                .bind(to_i64(a.session_epoch)?)
-                .execute(pool)
-                .await
-                .map_err(db_error)?;
+            insert_account!(a).execute(pool).await.map_err(db_error)?;
             Ok(())
         })
     }
@@ -446,36 +454,15 @@ impl Store for SqlStore {
         a: &Account,
         factors: &[Factor],
     ) -> StoreResult<()> {
-        let data = json(a)?;
-        let username = a.username.as_ref().map(|u| u.normalized().to_owned());
         if factors.iter().any(|f| f.account != a.id) {
             return Err(StoreError::NotFound);
         }
         with_pool!(self, pool => {
             // One transaction: the account and every factor, or nothing.
             let mut tx = pool.begin().await.map_err(db_error)?;
-            sqlx::query("INSERT INTO accounts (id, version, canonical_email, username, data, session_epoch) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(a.id.to_string())
-                .bind(to_i64(a.version)?)
-                .bind(a.canonical_email.as_str())
-                .bind(username)
-                .bind(data)
-                .bind(to_i64(a.session_epoch)?)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
+            insert_account!(a).execute(&mut *tx).await.map_err(db_error)?;
             for f in factors {
-                sqlx::query("INSERT INTO factors (id, account, version, created, totp_last_step, data, credential_id) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                    .bind(f.id.to_string())
-                    .bind(f.account.to_string())
-                    .bind(to_i64(f.version)?)
-                    .bind(to_i64(f.created)?)
-                    .bind(totp_step(f)?)
-                    .bind(json(f)?)
-                    .bind(f.credential_id())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
+                insert_factor!(f).execute(&mut *tx).await.map_err(db_error)?;
             }
             tx.commit().await.map_err(db_error)?;
             Ok(())
@@ -524,20 +511,8 @@ impl Store for SqlStore {
     }
 
     async fn add_factor(&self, f: &Factor) -> StoreResult<()> {
-        let data = json(f)?;
-        let step = totp_step(f)?;
         let result = with_pool!(self, pool => {
-            sqlx::query("INSERT INTO factors (id, account, version, created, totp_last_step, data, credential_id) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                .bind(f.id.to_string())
-                .bind(f.account.to_string())
-                .bind(to_i64(f.version)?)
-                .bind(to_i64(f.created)?)
-                .bind(step)
-                .bind(data)
-                .bind(f.credential_id())
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
+            insert_factor!(f).execute(pool).await.map(|r| r.rows_affected())
         });
         match result {
             Ok(_) => Ok(()),

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use mfa_flow::{FactorData, Store};
 use mfa_store_sql::SqlStore;
-use mfa_testkit::{at, conformance, flows, recovery};
+use mfa_testkit::{at, canonical, conformance, flows, recovery};
 
 static N: AtomicU32 = AtomicU32::new(0);
 
@@ -197,11 +197,6 @@ async fn credential_ids_of_earlier_rows_are_filled_in_on_connect() {
     assert_eq!(reopened.add_factor(&copy).await, Err(mfa_flow::StoreError::Conflict));
     pool.close().await;
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn canonical(email: &str) -> mfa_email_identity::CanonicalEmail {
-    mfa_email_identity::Canonicalizer::new()
-        .canonical(&mfa_email_identity::EmailAddress::parse(email).unwrap())
 }
 
 #[path = "../../mfa-import/tests/common/mod.rs"]

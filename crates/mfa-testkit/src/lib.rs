@@ -276,6 +276,19 @@ pub async fn sign_up_confirmed<S: mfa_flow::Store>(
     auth.confirm_sign_up_code(&started.flow, &code.0, now).await
 }
 
+/// The canonical form of `email` under the default canonicalizer (the one [`test_auth`]
+/// uses), to look an account up by.
+///
+/// # Panics
+/// If `email` is not an address (a test's own literal).
+#[must_use]
+#[allow(clippy::panic)]
+pub fn canonical(email: &str) -> mfa_email_identity::CanonicalEmail {
+    mfa_email_identity::Canonicalizer::new().canonical(
+        &EmailAddress::parse(email).unwrap_or_else(|e| panic!("{email:?} is no address: {e}")),
+    )
+}
+
 /// A test environment with `config` (the product name "Example Portal").
 #[must_use]
 pub fn test_auth(config: AuthConfig, mode: mfa_email_identity::ChangeMode, seed: u8) -> TestEnv {

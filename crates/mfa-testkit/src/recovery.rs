@@ -234,16 +234,11 @@ async fn an_unconfirmed_sign_up_expires<S: Store>(s: S) {
     assert!(
         e.auth
             .store()
-            .account_by_email(&started_canonical(&e, "late@example.com"))
+            .account_by_email(&crate::canonical("late@example.com"))
             .await
             .unwrap()
             .is_none()
     );
-}
-
-fn started_canonical<S: Store>(e: &TestEnv<S>, email: &str) -> mfa_email_identity::CanonicalEmail {
-    let address = mfa_email_identity::EmailAddress::parse(email).unwrap();
-    e.auth.config().canonicalizer.canonical(&address)
 }
 
 /// Guessing codes across many sign-ups of one mailbox meets the throttle: a 6-digit code is
@@ -668,7 +663,7 @@ async fn a_reset_cannot_suspend_the_owners_factors<S: Store>(s: S) {
     let list = e.auth.factor_list(
         e.auth
             .store()
-            .account_by_email(&started_canonical(&e, "held@example.com"))
+            .account_by_email(&crate::canonical("held@example.com"))
             .await
             .unwrap()
             .unwrap()

@@ -10,7 +10,7 @@ use mfa_email_identity::ChangeMode;
 use mfa_flow::{
     AuthConfig, ClientInfo, FactorKind, LoginError, LoginStep, Store, SuspensionReason, Unavailable,
 };
-use mfa_testkit::{TestEnv, TotpApp, at, test_auth};
+use mfa_testkit::{TestEnv, TotpApp, at, canonical, test_auth};
 
 const PW: &str = "correct horse battery staple";
 
@@ -555,9 +555,4 @@ async fn an_unknown_identifier_costs_what_a_wrong_password_costs() {
     let empty = e.auth.login("known@example.com", "not the password", &me, at(100)).await;
     assert_eq!(empty.unwrap_err(), LoginError::InvalidCredentials);
     assert_eq!(pool.work() - before, unknown_work, "no stored password: the same work");
-}
-
-fn canonical(email: &str) -> mfa_email_identity::CanonicalEmail {
-    mfa_email_identity::Canonicalizer::new()
-        .canonical(&mfa_email_identity::EmailAddress::parse(email).unwrap())
 }

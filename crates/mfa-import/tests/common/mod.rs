@@ -3,12 +3,12 @@
 //! (SQLite, PostgreSQL).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
-use mfa_email_identity::{Canonicalizer, ChangeMode, EmailAddress};
+use mfa_email_identity::ChangeMode;
 use mfa_flow::{
     AuthConfig, ClientInfo, FactorData, FactorKind, LoginError, LoginStep, Store, Weakness,
 };
 use mfa_import::{ImportOptions, Outcome, import};
-use mfa_testkit::{at, seeded, test_auth_on};
+use mfa_testkit::{at, canonical, seeded, test_auth_on};
 
 /// The fixture (a JSON array in Auth0's bulk-import format).
 pub(crate) const FIXTURE: &str = include_str!("../fixtures/auth0-users.json");
@@ -39,10 +39,6 @@ pub(crate) const EXPECTED: [Option<&str>; 22] = [
     Some("both password_hash and custom_password_hash"),
     Some("not a bcrypt hash"),
 ];
-
-fn canonical(email: &str) -> mfa_email_identity::CanonicalEmail {
-    Canonicalizer::new().canonical(&EmailAddress::parse(email).unwrap())
-}
 
 /// Imports the fixture (a dry run first), checks every outcome and the accounts written,
 /// then imports it again: nothing changes.

@@ -190,7 +190,15 @@ fn mailed_code(mail: &str) -> String {
 
 /// The token of a mail's `#token=` link (in its quoted-printable HTML part).
 fn mailed_token(mail: &str) -> String {
-    let at = mail.find("#token=3D").expect("a link in the mail") + "#token=3D".len();
+    token_after(mail, &["#token=3D"])
+}
+
+/// The token that follows the first of `markers` found in a mail.
+fn token_after(mail: &str, markers: &[&str]) -> String {
+    let at = markers
+        .iter()
+        .find_map(|m| mail.find(m).map(|i| i + m.len()))
+        .unwrap_or_else(|| panic!("a link after one of {markers:?} in the mail"));
     mail[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
 }
 
@@ -806,15 +814,7 @@ async fn a_sign_in_link_is_mailed_and_redeemed_once() {
     assert_eq!(outbox(&dir).len(), before, "no mail for an address without an account");
     let r = b.post("/api/login/link", json!({"identifier": "link@example.com"})).await;
     assert_eq!(r, json!({"ok": true}));
-    let mail = outbox(&dir).pop().unwrap().replace("=\r\n", "").replace("=\n", "");
-    let at =
-        mail.find("sign-in-link=3D").map(|i| i + "sign-in-link=3D".len()).unwrap_or_else(|| {
-            mail.find("sign-in-link=").map(|i| i + "sign-in-link=".len()).expect("a link")
-        });
-    let token: String = mail[at..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
+    let token = token_after(&last_mail(&dir), &["sign-in-link=3D", "sign-in-link="]);
     assert!(token.len() >= 20, "{token}");
     assert!(!b.cookies.iter().any(|c| c.starts_with("known_device=")));
     let r = b.post("/api/login/link/redeem", json!({"token": token})).await;
@@ -838,12 +838,7 @@ async fn a_signed_in_browser_keeps_its_cookie_when_a_link_is_used() {
     let device = b.cookies.iter().find(|c| c.starts_with("known_device=")).cloned().unwrap();
     sign_up(&mut b, &dir, "other@example.com").await;
     b.post("/api/login/link", json!({"identifier": "other@example.com"})).await;
-    let mail = outbox(&dir).pop().unwrap().replace("=\r\n", "").replace("=\n", "");
-    let at = mail.find("sign-in-link=3D").map(|i| i + "sign-in-link=3D".len()).unwrap();
-    let token: String = mail[at..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
+    let token = token_after(&last_mail(&dir), &["sign-in-link=3D"]);
     let r = b.post("/api/login/link/redeem", json!({"token": token})).await;
     assert_eq!((r["ok"].as_bool(), r["kept"].as_bool()), (Some(true), Some(true)), "{r}");
     assert_eq!(b.cookies.iter().find(|c| c.starts_with("known_device=")), Some(&device));

@@ -228,8 +228,8 @@ pub struct ThrottlePolicy {
     pub max_wait: Duration,
     /// The count halves after this long without a failure (default 1 hour).
     pub half_life: Duration,
-    /// Consecutive second-factor failures that stop attempts until the count decays
-    /// (default 100).
+    /// Consecutive failures that stop attempts until the count decays (default 100). Keep
+    /// it above `free`: at the cap every attempt is refused for a `half_life`.
     pub hard_limit: u32,
 }
 
@@ -379,7 +379,8 @@ pub struct Policy {
     /// account's second factor.
     pub throttle: ThrottlePolicy,
     /// Throttling of one client address for every identifier together (passwords): generous,
-    /// since many people may sign in at once behind one address.
+    /// since many people may sign in at once behind one address (200 free attempts, then
+    /// waits; never capped).
     pub throttle_address: ThrottlePolicy,
     /// Throttling of one identifier from every address together (passwords): more lenient,
     /// so that strangers' failures do not lock its owner out soon; the owner's known
@@ -404,7 +405,13 @@ impl Default for Policy {
             mfa: MfaRequirement::default(),
             step_up: StepUpPolicy::default(),
             throttle_identifier: ThrottlePolicy { free: 20, ..ThrottlePolicy::default() },
-            throttle_address: ThrottlePolicy { free: 200, ..ThrottlePolicy::default() },
+            // Never capped: the cap is for one identifier or one factor (SP 800-63B-4
+            // §3.2.2); an address shared by many only waits once past its free attempts.
+            throttle_address: ThrottlePolicy {
+                free: 200,
+                hard_limit: u32::MAX,
+                ..ThrottlePolicy::default()
+            },
             throttle_signup: ThrottlePolicy { free: 10, ..ThrottlePolicy::default() },
             throttle: ThrottlePolicy::default(),
             sessions: SessionPolicy::default(),

@@ -556,3 +556,34 @@ async fn an_unknown_identifier_costs_what_a_wrong_password_costs() {
     assert_eq!(empty.unwrap_err(), LoginError::InvalidCredentials);
     assert_eq!(pool.work() - before, unknown_work, "no stored password: the same work");
 }
+
+/// Many people behind one address (an office, a carrier's NAT): the address's own policy lets
+/// `free` (200) password attempts through — here 150 people each mistyping once — before it
+/// slows anyone down, and its hard cap never falls below that (it once capped at 100 and
+/// refused the whole address for an hour).
+#[tokio::test]
+async fn one_address_shared_by_many_is_slowed_only_past_its_free_attempts() {
+    let e = env();
+    let policy = AuthConfig::new("Example Portal").policy.throttle_address;
+    assert!(policy.hard_limit > policy.free, "{policy:?}");
+    let nat = client("198.51.100.20");
+    for i in 0..150 {
+        let who = format!("person{i}@example.com");
+        let answer = e.auth.login(&who, "mistyped password", &nat, at(100)).await.unwrap_err();
+        assert_eq!(answer, LoginError::InvalidCredentials, "attempt {i}");
+    }
+    // Past the free attempts the address waits (exponentially), never an hour-long cap.
+    let mut waited = None;
+    for i in 150..260 {
+        let who = format!("person{i}@example.com");
+        if let Err(LoginError::Throttled { retry_after }) =
+            e.auth.login(&who, "mistyped password", &nat, at(100)).await
+        {
+            waited = Some((i, retry_after));
+            break;
+        }
+    }
+    let (i, retry_after) = waited.expect("past the free attempts the address is slowed");
+    assert!(i >= 200, "throttled after {i} attempts");
+    assert!(retry_after < 60, "a first wait of {retry_after} s");
+}

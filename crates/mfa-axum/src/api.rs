@@ -137,26 +137,25 @@ impl<S: Store, M: Mailer, P: PushSender> Api<S, M, P> {
         match step {
             LoginStep::Challenge(view) => {
                 let jar = jar.add(self.cookie(LOGIN_COOKIE, &view.flow, Some(ttl)));
-                let usernames = &self.auth.config().policy.usernames;
                 let body = json!({
-                    "ok": true, "challenge": view,
-                    // With the username warning: from when usernames are refused.
-                    "username_refused_from": view
-                        .warnings
-                        .contains(&mfa_flow::Warning::UsernameDeprecated)
-                        .then(|| username_refused_from(usernames))
-                        .flatten(),
+                    "ok": true,
+                    // With the username warning: from when this account's username is refused.
+                    "username_refused_from": view.username_refused_from,
+                    "challenge": view,
                 });
                 (jar, axum::Json(body)).into_response()
             }
-            LoginStep::MustEnroll { session, session_token, unavailable, enrollable, warnings } => {
+            LoginStep::MustEnroll {
+                session,
+                session_token,
+                unavailable,
+                enrollable,
+                warnings,
+                username_refused_from: refused_from,
+            } => {
                 let jar = jar
                     .add(self.sessions.cookie(session_token.expose_secret()))
                     .add(self.removal(LOGIN_COOKIE));
-                let refused_from = warnings
-                    .contains(&mfa_flow::Warning::UsernameDeprecated)
-                    .then(|| username_refused_from(&self.auth.config().policy.usernames))
-                    .flatten();
                 let body = json!({
                     "ok": true, "must_enroll": true,
                     "proof_required": session.proof == EnrollmentProof::Required,
@@ -334,10 +333,6 @@ fn now() -> std::time::SystemTime {
 }
 
 /// From when the policy refuses username sign-ins (Unix seconds), if it has a date.
-fn username_refused_from(p: &mfa_flow::UsernamePolicy) -> Option<u64> {
-    p.refuse_from.map(unix_seconds)
-}
-
 fn unix_seconds(t: std::time::SystemTime) -> u64 {
     t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
@@ -711,12 +706,12 @@ async fn me<S: Store, M: Mailer, P: PushSender>(
     let factors = api.auth.factor_list(a.id, now()).await?;
     let list: Vec<Value> = factors
         .iter()
-        .map(|f| json!({"id": f.method.factor.to_string(), "kind": f.method.kind, "name": f.method.name, "retired": f.retired}))
+        .map(|f| json!({"id": f.method.factor.to_string(), "kind": f.method.kind, "name": f.method.name, "retired": f.retired, "retires": f.retires}))
         .collect();
     Ok(ok(json!({
         "ok": true, "email": a.email.as_typed(),
         "username": a.username.as_ref().map(|u| u.as_typed().to_owned()),
-        "username_refused_from": username_refused_from(&api.auth.config().policy.usernames),
+        "username_refused_from": api.auth.rules_for(&a, now()).username_refused_from,
         "profile": a.profile, "factors": list, "enrollment_only": s.enrollment_only,
         "proof_required": false, "assurance": s.assurance,
     })))
@@ -745,25 +740,14 @@ async fn methods<S: Store, M: Mailer, P: PushSender>(
                 "id": f.method.factor.to_string(), "kind": f.method.kind, "name": f.method.name,
                 "created": f.created, "last_used": f.last_used,
                 "available": why.is_none(), "unavailable": why, "weak": f.weak,
+                "retires": f.retires,
             })
         })
         .collect();
-    let policy = &api.auth.config().policy.retirement;
-    let enrollable: Vec<Value> = [
-        FactorKind::SecurityKey,
-        FactorKind::Passkey,
-        FactorKind::BiometricKey,
-        FactorKind::Push,
-        FactorKind::Totp,
-        FactorKind::EmailCode,
-        FactorKind::Sms,
-    ]
-    .iter()
-    .map(|k| {
-        let retired = policy.retired(*k, t);
-        json!({"kind": k, "available": retired.is_none(), "retired": retired.map(|r| r.reason)})
-    })
-    .collect();
+    let a = api.auth.store().account(s.account).await.map_err(LoginError::from)?;
+    let a = a.ok_or(LoginError::NotSignedIn)?;
+    // The rules for this account: a kind retired for it (or to be, with the date).
+    let enrollable = api.auth.rules_for(&a, t).kinds;
     Ok(ok(json!({"ok": true, "methods": methods, "enrollable": enrollable})))
 }
 
@@ -879,10 +863,13 @@ async fn email_code_confirm<S: Store, M: Mailer, P: PushSender>(
 async fn sms<S: Store, M: Mailer, P: PushSender>(
     State(api): State<Api<S, M, P>>,
     _: CsrfChecked,
-    Enrolling(_): Enrolling,
+    Enrolling(s): Enrolling,
 ) -> R {
-    match api.auth.config().policy.retirement.retired(FactorKind::Sms, now()) {
-        Some(r) => Err(ApiError::retired(r.reason)),
+    let a = api.auth.store().account(s.account).await.map_err(LoginError::from)?;
+    let a = a.ok_or(LoginError::NotSignedIn)?;
+    let sms = api.auth.rules_for(&a, now()).kinds.into_iter().find(|k| k.kind == FactorKind::Sms);
+    match sms.and_then(|k| k.retired) {
+        Some(reason) => Err(ApiError::retired(reason)),
         None => Err(LoginError::MethodUnavailable.into()),
     }
 }

@@ -49,10 +49,7 @@ where
     }
 
     fn is_fresh(&self, session: &Session, now: SystemTime) -> bool {
-        let at = session
-            .second_factor_at
-            .map(|s| SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(s));
-        !session.enrollment_only && self.config().policy.step_up.is_fresh(at, now)
+        Auth::is_fresh(self, session, now)
     }
 }
 

@@ -122,6 +122,16 @@ pub enum AuditEvent {
         /// Factors removed.
         removed: usize,
     },
+    /// The operator put the account in a group or gave it a role (or took them away); its
+    /// sessions ended.
+    LabelsChanged {
+        /// The account.
+        account: AccountId,
+        /// The group now.
+        group: Option<crate::Label>,
+        /// The role now.
+        role: Option<crate::Label>,
+    },
     /// An imported account's address was confirmed by its mailbox.
     AddressConfirmed {
         /// The account.

@@ -23,11 +23,13 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::audit::{AuditEvent, AuditSink, FailureReason};
-use crate::policy::{Policy, RetirementReason, ThrottlePolicy, ThrottleState, UsernameDecision};
+use crate::policy::{
+    Policy, RetirementReason, StepUpPolicy, ThrottlePolicy, ThrottleState, UsernameDecision,
+};
 use crate::store::{FactorChange, Mailer, PushSender, Store, StoreError};
 use crate::{
-    Account, AccountId, Factor, FactorData, FactorId, FactorKind, Suspension, SuspensionReason,
-    from_unix, unix,
+    Account, AccountFacts, AccountId, AccountPolicy, Factor, FactorData, FactorId, FactorKind,
+    Suspension, SuspensionReason, from_unix, unix,
 };
 
 mod email_change;
@@ -56,8 +58,13 @@ pub use signup::SignUpStarted;
 /// Settings of the flows.
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
-    /// The account policy.
+    /// The account policy: one set of dates for every account, and the throttles and
+    /// session lifetimes.
     pub policy: Policy,
+    /// The rules that decide per account (usernames, retired kinds, the enrollment grace,
+    /// step-up freshness) — a [`crate::GroupTable`], or an embedder's own. `None`: `policy`
+    /// decides for every account alike.
+    pub rules: Option<Arc<dyn AccountPolicy>>,
     /// The product name (notices, authenticator apps).
     pub product: String,
     /// How email addresses are compared (the store's uniqueness key).
@@ -102,6 +109,7 @@ impl AuthConfig {
     pub fn new(product: &str) -> Self {
         Self {
             policy: Policy::default(),
+            rules: None,
             product: product.to_owned(),
             canonicalizer: Canonicalizer::new(),
             login_ttl: Duration::from_secs(600),
@@ -343,6 +351,10 @@ pub struct ChallengeView {
     pub unavailable: Vec<UnavailableFactor>,
     /// Warnings to show.
     pub warnings: Vec<Warning>,
+    /// With [`Warning::UsernameDeprecated`]: from when this account's username is refused
+    /// (Unix seconds), if its rules set a date.
+    #[serde(default)]
+    pub username_refused_from: Option<u64>,
 }
 
 /// A finished login.
@@ -385,6 +397,9 @@ pub enum LoginStep {
         enrollable: Vec<FactorKind>,
         /// Warnings.
         warnings: Vec<Warning>,
+        /// With [`Warning::UsernameDeprecated`]: from when this account's username is
+        /// refused (Unix seconds), if its rules set a date.
+        username_refused_from: Option<u64>,
     },
     /// Done.
     Authenticated(Authenticated),
@@ -557,6 +572,9 @@ struct LoginFlow {
     /// Wrong answers so far (a reset ends after a few).
     #[serde(default)]
     failures: u8,
+    /// With the username warning: from when this account's username is refused.
+    #[serde(default)]
+    username_refused_from: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -630,6 +648,9 @@ pub struct FactorStatus {
     pub method: MethodView,
     /// Retired (struck out), with the reason.
     pub retired: Option<RetirementReason>,
+    /// From when this account may no longer use the kind (Unix seconds): past (then
+    /// `retired` says why) or ahead, so the page can say when.
+    pub retires: Option<u64>,
     /// Suspended (a key that looked cloned) until the user re-enables it.
     pub suspended: Option<Suspension>,
     /// Created (Unix seconds).
@@ -638,6 +659,35 @@ pub struct FactorStatus {
     pub last_used: Option<u64>,
     /// Usable, but weaker than the others: say so, and suggest a stronger one.
     pub weak: Option<Weakness>,
+}
+
+/// The rules that apply to one account, with their dates, for its pages
+/// ([`Auth::rules_for`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RulesView {
+    /// From when a username login gets the warning (Unix seconds).
+    pub username_warn_from: Option<u64>,
+    /// From when a username login is refused (Unix seconds).
+    pub username_refused_from: Option<u64>,
+    /// The end of the grace period without a second factor (Unix seconds; `None`: none).
+    pub enrollment_deadline: Option<u64>,
+    /// How fresh a second factor must be for sensitive actions (seconds).
+    pub step_up_max_age: u64,
+    /// Every kind a user may meet, with whether this account may use it and until when.
+    pub kinds: Vec<KindRule>,
+}
+
+/// One kind in a [`RulesView`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct KindRule {
+    /// The kind.
+    pub kind: FactorKind,
+    /// Whether it may be enrolled and used now.
+    pub available: bool,
+    /// Why not, when not.
+    pub retired: Option<RetirementReason>,
+    /// From when it may not (Unix seconds): past, or ahead for a retirement to come.
+    pub retires: Option<u64>,
 }
 
 /// Why a usable method is weaker than the others.
@@ -684,15 +734,16 @@ impl FactorPlan {
 /// Computes the [`FactorPlan`].
 #[must_use]
 pub fn plan_second_factor(
-    policy: &Policy,
+    rules: &dyn crate::RetirementRules,
     account: &Account,
     factors: Vec<Factor>,
     now: SystemTime,
 ) -> FactorPlan {
     let mut usable = Vec::new();
     let mut unavailable = Vec::new();
+    let facts = AccountFacts::of(account);
     for f in factors {
-        let why = match (policy.retirement.retired(f.kind, now), f.suspended) {
+        let why = match (rules.retired(&facts, f.kind, now), f.suspended) {
             (Some(r), _) => Some(Unavailable::Retired { reason: r.reason }),
             (None, Some(Suspension { reason, since })) => {
                 Some(Unavailable::Suspended { reason, since })
@@ -817,6 +868,7 @@ fn pool_error(e: mfa_credentials::Error) -> LoginError {
 /// The orchestrator.
 pub struct Auth<S, M, P> {
     config: AuthConfig,
+    rules: Arc<dyn AccountPolicy>,
     services: Services,
     store: S,
     mailer: M,
@@ -847,7 +899,20 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         audit: Arc<dyn AuditSink>,
         rng: impl RngSource + 'static,
     ) -> Self {
-        Self { config, services, store, mailer, push_sender, audit, rng: Mutex::new(Box::new(rng)) }
+        let rules = config.rules.clone().unwrap_or_else(|| Arc::new(config.policy.clone()));
+        let rng = Mutex::new(Box::new(rng) as Box<dyn RngSource>);
+        Self { config, rules, services, store, mailer, push_sender, audit, rng }
+    }
+
+    /// Whether the rules let `account` enroll or use `kind` at `now`.
+    pub(crate) fn allows(&self, account: &Account, kind: FactorKind, now: SystemTime) -> bool {
+        self.rules.allows(&AccountFacts::of(account), kind, now)
+    }
+
+    /// The rules that decide for each account ([`AuthConfig::rules`], or
+    /// [`AuthConfig::policy`] alike for all).
+    pub fn rules(&self) -> &dyn AccountPolicy {
+        &*self.rules
     }
 
     /// The store.

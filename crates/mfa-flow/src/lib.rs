@@ -53,6 +53,7 @@ mod audit;
 mod auth;
 mod model;
 mod policy;
+mod rules;
 mod store;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -60,11 +61,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub use audit::{AuditEvent, AuditSink, FailureReason, NoAudit};
 pub use auth::{
     Assurance, Auth, AuthConfig, Authenticated, ChallengeView, ClientInfo, EmailChangeStarted,
-    Enrolled, EnrollmentProof, FactorPlan, FactorStatus, LinkProblem, LoginError, LoginStep,
-    MethodView, Prompt, PushEnrollmentStatus, PushPause, RequiredAction, ResetGrant,
-    RevocationReason, RngSource, Services, Session, SessionClient, SessionId, SessionToken,
-    SessionView, SignUpStarted, TotpEnrollment, Unavailable, UnavailableFactor, Warning, Weakness,
-    plan_second_factor,
+    Enrolled, EnrollmentProof, FactorPlan, FactorStatus, KindRule, LinkProblem, LoginError,
+    LoginStep, MethodView, Prompt, PushEnrollmentStatus, PushPause, RequiredAction, ResetGrant,
+    RevocationReason, RngSource, RulesView, Services, Session, SessionClient, SessionId,
+    SessionToken, SessionView, SignUpStarted, TotpEnrollment, Unavailable, UnavailableFactor,
+    Warning, Weakness, plan_second_factor,
 };
 pub use model::{
     Account, AccountId, Factor, FactorData, FactorId, FactorKind, ProfileFields, Suspension,
@@ -74,6 +75,10 @@ pub use policy::{
     EnrollmentGrace, MfaRequirement, Policy, Retirement, RetirementPolicy, RetirementReason,
     SessionLimits, SessionPolicy, StepUpPolicy, ThrottlePolicy, ThrottleState, UsernameDecision,
     UsernamePolicy,
+};
+pub use rules::{
+    AccountFacts, AccountPolicy, EnrollmentRules, GroupRetirement, GroupRules, GroupTable, Label,
+    LabelError, RetirementRules, RoleRules, StepUpRules, TableError, UsernameRules,
 };
 pub use store::{FactorChange, Mailer, PushSender, Store, StoreError, StoreResult};
 

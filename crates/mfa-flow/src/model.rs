@@ -87,6 +87,16 @@ pub struct Account {
     /// first sign-in confirms it by mail before anything else.
     #[serde(default)]
     pub email_unverified: bool,
+    /// The organization or group the operator put the account in: policies may decide per
+    /// group ([`crate::GroupTable`]).
+    #[serde(default)]
+    pub group: Option<crate::Label>,
+    /// The account's role (`admin` …), set by the operator: policies may decide per role.
+    #[serde(default)]
+    pub role: Option<crate::Label>,
+    /// Brought in by an import rather than signed up here.
+    #[serde(default)]
+    pub imported: bool,
 }
 
 /// Kinds of second factor. The order of the variants is not the offer order; see

@@ -128,6 +128,12 @@ impl RetirementPolicy {
         self
     }
 
+    /// The retirement of `kind`, in force yet or not.
+    #[must_use]
+    pub fn scheduled(&self, kind: FactorKind) -> Option<Retirement> {
+        self.retired.iter().find(|r| r.kind == kind).copied()
+    }
+
     /// The retirement of `kind` in force at `now`, if any.
     #[must_use]
     pub fn retired(&self, kind: FactorKind, now: SystemTime) -> Option<Retirement> {

@@ -68,11 +68,14 @@ pub struct ImportOptions {
     pub max_record_bytes: usize,
     /// How many records the report lists by index (default 10,000); the counts hold all.
     pub max_listed: usize,
+    /// The group every imported account is put in (one organization's export at a time),
+    /// for rules that decide per group ([`mfa_flow::GroupTable`]).
+    pub group: Option<mfa_flow::Label>,
 }
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        Self { dry_run: false, max_record_bytes: 64 * 1024, max_listed: 10_000 }
+        Self { dry_run: false, max_record_bytes: 64 * 1024, max_listed: 10_000, group: None }
     }
 }
 
@@ -232,7 +235,7 @@ async fn one<S: Store, M: Mailer, P: PushSender>(
             ));
         }
     };
-    let account = match build(auth, &record, now, rng) {
+    let account = match build(auth, &record, options.group.as_ref(), now, rng) {
         Ok(a) => a,
         Err(why) => return Outcome::Refused(why),
     };
@@ -285,6 +288,7 @@ async fn one<S: Store, M: Mailer, P: PushSender>(
 fn build<S: Store, M: Mailer, P: PushSender>(
     auth: &Auth<S, M, P>,
     r: &UserRecord,
+    group: Option<&mfa_flow::Label>,
     now: SystemTime,
     rng: &mut (impl CryptoRng + ?Sized),
 ) -> Result<(Account, Vec<Factor>), String> {
@@ -334,6 +338,9 @@ fn build<S: Store, M: Mailer, P: PushSender>(
         had_second_factor: !factors.is_empty(),
         disabled: r.blocked,
         email_unverified: !r.email_verified,
+        group: group.cloned(),
+        role: None,
+        imported: true,
     };
     Ok((account, factors))
 }

@@ -26,6 +26,17 @@ pub struct UsernameRow {
     pub last_username_login: Option<u64>,
 }
 
+/// The accounts of one group ([`SqlStore::group_report`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRow {
+    /// The group (`None`: accounts without one).
+    pub group: Option<String>,
+    /// Its accounts.
+    pub accounts: u64,
+    /// Of them, those that still have a legacy username.
+    pub with_username: u64,
+}
+
 /// One stored audit event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRow {
@@ -146,6 +157,31 @@ impl SqlStore {
                         account: r.try_get(0).map_err(db_error)?,
                         username: r.try_get(1).map_err(db_error)?,
                         last_username_login: last.and_then(|t| u64::try_from(t).ok()),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Every group with its number of accounts and of accounts that still have a username,
+    /// the accounts without a group first: what a rollout by group is planned with.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] if the database fails.
+    pub async fn group_report(&self) -> StoreResult<Vec<GroupRow>> {
+        let sql = "SELECT account_group, COUNT(*), COUNT(username) FROM accounts GROUP BY account_group ORDER BY account_group IS NOT NULL, account_group";
+        with_pool!(self, pool => {
+            let rows = sqlx::query(sql).fetch_all(pool).await.map_err(db_error)?;
+            rows.iter()
+                .map(|r| {
+                    let count = |i: usize| -> StoreResult<u64> {
+                        let n: i64 = r.try_get(i).map_err(db_error)?;
+                        u64::try_from(n).map_err(|_| StoreError::Corrupt)
+                    };
+                    Ok(GroupRow {
+                        group: r.try_get(0).map_err(db_error)?,
+                        accounts: count(1)?,
+                        with_username: count(2)?,
                     })
                 })
                 .collect()

@@ -67,7 +67,7 @@ mod audit;
 #[cfg(feature = "postgres")]
 mod push;
 
-pub use audit::{AuditRow, SqlAudit, UsernameRow};
+pub use audit::{AuditRow, GroupRow, SqlAudit, UsernameRow};
 #[cfg(feature = "postgres")]
 pub use push::PgPushChannel;
 
@@ -151,13 +151,15 @@ impl BeginWrite for PgPool {
 /// transaction (both dialects). Evaluates to a `sqlx` query; `?` leaves the enclosing function.
 macro_rules! insert_account {
     ($a:expr) => {
-        sqlx::query("INSERT INTO accounts (id, version, canonical_email, username, data, session_epoch) VALUES ($1, $2, $3, $4, $5, $6)")
+        sqlx::query("INSERT INTO accounts (id, version, canonical_email, username, data, session_epoch, account_group, account_role) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind($a.id.to_string())
             .bind(to_i64($a.version)?)
             .bind($a.canonical_email.as_str())
             .bind($a.username.as_ref().map(|u| u.normalized().to_owned()))
             .bind(json($a)?)
             .bind(to_i64($a.session_epoch)?)
+            .bind($a.group.as_ref().map(|g| g.as_str().to_owned()))
+            .bind($a.role.as_ref().map(|r| r.as_str().to_owned()))
     };
 }
 
@@ -491,7 +493,7 @@ impl Store for SqlStore {
         let username = a.username.as_ref().map(|u| u.normalized().to_owned());
         let previous = to_i64(a.version.checked_sub(1).ok_or(StoreError::Stale)?)?;
         let done = with_pool!(self, pool => {
-            sqlx::query("UPDATE accounts SET version = $1, canonical_email = $2, username = $3, data = $4, session_epoch = $7 WHERE id = $5 AND version = $6")
+            sqlx::query("UPDATE accounts SET version = $1, canonical_email = $2, username = $3, data = $4, session_epoch = $7, account_group = $8, account_role = $9 WHERE id = $5 AND version = $6")
                 .bind(to_i64(a.version)?)
                 .bind(a.canonical_email.as_str())
                 .bind(username)
@@ -499,6 +501,8 @@ impl Store for SqlStore {
                 .bind(a.id.to_string())
                 .bind(previous)
                 .bind(to_i64(a.session_epoch)?)
+                .bind(a.group.as_ref().map(|g| g.as_str().to_owned()))
+                .bind(a.role.as_ref().map(|r| r.as_str().to_owned()))
                 .execute(pool)
                 .await
                 .map_err(db_error)?

@@ -40,6 +40,9 @@ pub fn account(n: u128, email: &str, username: Option<&str>) -> Account {
         had_second_factor: false,
         disabled: false,
         email_unverified: false,
+        group: None,
+        role: None,
+        imported: false,
     }
 }
 

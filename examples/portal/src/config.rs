@@ -49,10 +49,14 @@ pub struct Config {
     /// lists them, but they prove the mailbox, not a device, so they count below AAL2, never
     /// satisfy a step-up, and the methods list calls them the weakest method.
     pub email_codes: bool,
+    /// Per-group and per-role rules over the flags' defaults (`--policy-groups FILE`, JSON:
+    /// see the README's "Rolling out by group"): usernames refused or SMS retired for one
+    /// organization at a time, a shorter step-up for administrators.
+    pub policy_groups: Option<PathBuf>,
 }
 
 /// The flags the portal reads (each also as `PORTAL_<NAME>` in the environment).
-pub const FLAGS: [&str; 16] = [
+pub const FLAGS: [&str; 17] = [
     "listen",
     "public-url",
     "rp-id",
@@ -69,6 +73,7 @@ pub const FLAGS: [&str; 16] = [
     "log",
     "breached-passwords",
     "email-codes",
+    "policy-groups",
 ];
 
 impl Config {
@@ -141,6 +146,7 @@ impl Config {
                 Some(other) => return Err(format!("--log: human or json, not {other:?}")),
             },
             breached_passwords: get("breached-passwords").map(PathBuf::from),
+            policy_groups: get("policy-groups").map(PathBuf::from),
             email_codes: match get("email-codes").as_deref() {
                 None | Some("off") => false,
                 Some("on") => true,

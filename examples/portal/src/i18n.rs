@@ -133,6 +133,10 @@ pub fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
             "ユーザー名でのログインは次の日時から利用できなくなります:",
             "Usernames will no longer sign in from",
         ),
+        "retires_from" => (
+            "この方法は次の日時から利用できなくなります:",
+            "This method can no longer be used from",
+        ),
         "username_removed" => (
             "ユーザー名を削除しました。今後はメールアドレスでログインしてください。",
             "Your username was removed. Sign in with your email address from now on.",

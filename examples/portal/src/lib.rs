@@ -106,21 +106,78 @@ fn load_keys(dir: &Path) -> Result<DevKeys, String> {
 /// # Errors
 /// A message for an address that is not one or has no account, or a storage failure.
 pub async fn reset_factors(app: &web::App, address: &str) -> Result<usize, String> {
-    let email = mfa_email_identity::EmailAddress::parse(address).map_err(|e| e.to_string())?;
-    let canonical = app.auth.config().canonicalizer.canonical(&email);
-    let account = mfa_flow::Store::account_by_email(app.auth.store(), &canonical)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no account has the address {address}"))?;
+    let account = account_by_address(app, address).await?;
     app.auth
         .reset_factors_by_support(account.id, std::time::SystemTime::now())
         .await
         .map_err(|e| e.to_string())
 }
 
-/// Imports the users of an Auth0 bulk-import file (`portal import FILE [--dry-run]`): see
-/// `mfa-import` for the mapping and the report. `progress` is called after each record with
-/// the bytes read so far.
+/// Puts the account of `address` in `group` with `role` (`portal label ADDRESS [--group G]
+/// [--role R]`; a label left out means none): its sessions end, and the rules decide for it
+/// by its group and role from now on.
+///
+/// # Errors
+/// A message for an unknown address, a malformed label or a storage failure.
+pub async fn label(
+    app: &web::App,
+    address: &str,
+    group: Option<&str>,
+    role: Option<&str>,
+) -> Result<(), String> {
+    let account = account_by_address(app, address).await?;
+    let label =
+        |l: Option<&str>| l.map(mfa_flow::Label::new).transpose().map_err(|e| e.to_string());
+    app.auth
+        .set_labels(account.id, label(group)?, label(role)?, std::time::SystemTime::now())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The account an operator names by its address.
+async fn account_by_address(app: &web::App, address: &str) -> Result<mfa_flow::Account, String> {
+    let email = mfa_email_identity::EmailAddress::parse(address).map_err(|e| e.to_string())?;
+    let canonical = app.auth.config().canonicalizer.canonical(&email);
+    mfa_flow::Store::account_by_email(app.auth.store(), &canonical)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no account has the address {address}"))
+}
+
+/// Every group with its accounts and the dates its rules set (`portal groups`), one line
+/// each: what a rollout by group is planned and checked with.
+///
+/// # Errors
+/// A message for a storage failure.
+pub async fn group_report(app: &web::App) -> Result<Vec<String>, String> {
+    let rows = app.auth.store().group_report().await.map_err(|e| e.to_string())?;
+    let rules = app.auth.rules();
+    let date = |t: Option<std::time::SystemTime>| {
+        t.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or_else(|| "-".to_owned(), |d| d.as_secs().to_string())
+    };
+    let mut out = Vec::new();
+    for r in rows {
+        let mut facts = mfa_flow::AccountFacts::unknown();
+        facts.group = r.group.as_deref().and_then(|g| mfa_flow::Label::new(g).ok());
+        let usernames = mfa_flow::UsernameRules::phases(rules, &facts);
+        let sms = mfa_flow::RetirementRules::scheduled(rules, &facts, mfa_flow::FactorKind::Sms);
+        out.push(format!(
+            "{}: {} account(s), {} with a username; usernames warned from {}, refused from {}; SMS retired from {} (Unix seconds)",
+            r.group.as_deref().unwrap_or("(no group)"),
+            r.accounts,
+            r.with_username,
+            date(usernames.warn_from),
+            date(usernames.refuse_from),
+            date(sms.map(|s| s.from)),
+        ));
+    }
+    Ok(out)
+}
+
+/// Imports the users of an Auth0 bulk-import file (`portal import FILE [--dry-run]
+/// [--group G]`): see `mfa-import` for the mapping and the report. `progress` is called
+/// after each record with the bytes read so far.
 ///
 /// # Errors
 /// A message when the file cannot be opened.
@@ -128,10 +185,13 @@ pub async fn import_file(
     app: &web::App,
     path: &Path,
     dry_run: bool,
+    group: Option<&str>,
     mut progress: impl FnMut(u64),
 ) -> Result<mfa_import::Report, String> {
+    let group = group.map(mfa_flow::Label::new).transpose().map_err(|e| format!("--group: {e}"))?;
     let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let options = mfa_import::ImportOptions { dry_run, ..mfa_import::ImportOptions::default() };
+    let options =
+        mfa_import::ImportOptions { dry_run, group, ..mfa_import::ImportOptions::default() };
     let mut rng = rand_chacha::ChaCha20Rng::from_seed(random32()?);
     Ok(mfa_import::import(
         &app.auth,
@@ -247,6 +307,12 @@ pub async fn build(config: &Config, params: HashParams) -> Result<Arc<web::App>,
     if config.mfa_grace_days > 0 {
         auth_config.policy.mfa.grace =
             EnrollmentGrace::AfterCreation(Duration::from_secs(config.mfa_grace_days * 86_400));
+    }
+    if let Some(path) = &config.policy_groups {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let table = mfa_flow::GroupTable::from_json(auth_config.policy.clone(), &text)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        auth_config.rules = Some(Arc::new(table));
     }
     let hub = push_hub::PushHub::default();
     // On PostgreSQL every replica hears every hint (LISTEN/NOTIFY) and fills its own hub.

@@ -15,31 +15,45 @@ async fn main() {
         println!("portal {}", env!("CARGO_PKG_VERSION"));
         return;
     }
-    // Operator commands: `reset-factors ADDRESS`, `import FILE [--dry-run]`, `usernames`,
-    // each followed by the portal's usual settings.
+    // Operator commands: `reset-factors ADDRESS`, `import FILE [--dry-run] [--group G]`,
+    // `usernames`, `label ADDRESS [--group G] [--role R]`, `groups`, each followed by the
+    // portal's usual settings.
     let (command, args) = match args.split_first() {
-        Some((c, rest)) if c == "reset-factors" || c == "import" => match rest.split_first() {
-            Some((operand, settings)) if !operand.starts_with("--") => {
-                (Some((c.clone(), Some(operand.clone()))), settings.to_vec())
+        Some((c, rest)) if ["reset-factors", "import", "label"].contains(&c.as_str()) => {
+            match rest.split_first() {
+                Some((operand, settings)) if !operand.starts_with("--") => {
+                    (Some((c.clone(), Some(operand.clone()))), settings.to_vec())
+                }
+                _ => (Some((c.clone(), None)), rest.to_vec()),
             }
-            _ => (Some((c.clone(), None)), rest.to_vec()),
-        },
-        Some((c, rest)) if c == "usernames" => (Some((c.clone(), None)), rest.to_vec()),
+        }
+        Some((c, rest)) if c == "usernames" || c == "groups" => {
+            (Some((c.clone(), None)), rest.to_vec())
+        }
         _ => (None, args),
     };
-    // `--dry-run` belongs to `import` only; a command without its operand is a usage error
-    // before anything (a data directory, a database) is touched.
-    let dry_run = args.iter().any(|a| a == "--dry-run");
+    // `--dry-run` belongs to `import` only, `--group` to `import` and `label`, `--role` to
+    // `label`; a command without its operand is a usage error before anything (a data
+    // directory, a database) is touched.
+    let name = command.as_ref().map_or("", |(n, _)| n.as_str());
+    let (options, args) = match command_options(args) {
+        Ok(split) => split,
+        Err(e) => {
+            eprintln!("portal: {e}");
+            std::process::exit(2);
+        }
+    };
     let operand_missing = matches!(
         &command,
-        Some((name, None)) if name == "reset-factors" || name == "import"
+        Some((name, None)) if ["reset-factors", "import", "label"].contains(&name.as_str())
     );
-    let dry_run_misplaced = dry_run && !matches!(&command, Some((name, _)) if name == "import");
-    if operand_missing || dry_run_misplaced {
+    let misplaced = (options.dry_run && name != "import")
+        || (options.group.is_some() && name != "import" && name != "label")
+        || (options.role.is_some() && name != "label");
+    if operand_missing || misplaced {
         eprintln!("portal: {USAGE}");
         std::process::exit(2);
     }
-    let args: Vec<String> = args.into_iter().filter(|a| a != "--dry-run").collect();
     let config = match portal::Config::from_args(&args) {
         Ok(c) => c,
         Err(e) => {
@@ -64,7 +78,7 @@ async fn main() {
         }
     };
     if let Some((name, operand)) = command {
-        let code = run_command(&app, &config, &name, operand, dry_run).await;
+        let code = run_command(&app, &config, &name, operand, &options).await;
         std::process::exit(code);
     }
     portal::spawn_sweeper(&app, std::time::Duration::from_secs(600));
@@ -112,7 +126,37 @@ async fn main() {
 }
 
 /// The operator commands.
-const USAGE: &str = "usage: portal reset-factors ADDRESS | portal import FILE [--dry-run] | portal usernames (each followed by the portal's settings)";
+const USAGE: &str = "usage: portal reset-factors ADDRESS | portal import FILE [--dry-run] [--group G] | portal usernames | portal label ADDRESS [--group G] [--role R] | portal groups (each followed by the portal's settings)";
+
+/// The options of the operator commands (the rest are the portal's settings).
+#[derive(Debug, Default)]
+struct CommandOptions {
+    dry_run: bool,
+    group: Option<String>,
+    role: Option<String>,
+}
+
+/// Takes the commands' own options out of `args`.
+fn command_options(args: Vec<String>) -> Result<(CommandOptions, Vec<String>), String> {
+    let mut options = CommandOptions::default();
+    let mut rest = Vec::new();
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--dry-run" => options.dry_run = true,
+            "--group" | "--role" => {
+                let value = it.next().ok_or_else(|| format!("{a} needs a value"))?;
+                if a == "--group" {
+                    options.group = Some(value)
+                } else {
+                    options.role = Some(value)
+                }
+            }
+            _ => rest.push(a),
+        }
+    }
+    Ok((options, rest))
+}
 
 /// Runs an operator command; returns the exit code.
 async fn run_command(
@@ -120,8 +164,9 @@ async fn run_command(
     config: &portal::Config,
     name: &str,
     operand: Option<String>,
-    dry_run: bool,
+    options: &CommandOptions,
 ) -> i32 {
+    let dry_run = options.dry_run;
     let operand = operand.filter(|a| !a.starts_with("--"));
     match (name, operand) {
         ("reset-factors", Some(address)) => match portal::reset_factors(app, &address).await {
@@ -151,8 +196,10 @@ async fn run_command(
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
+            let group = options.group.as_deref();
             let report =
-                portal::import_file(app, &path, dry_run, |bytes| bar.set_position(bytes)).await;
+                portal::import_file(app, &path, dry_run, group, |bytes| bar.set_position(bytes))
+                    .await;
             bar.finish_and_clear();
             match report {
                 Ok(r) => {
@@ -174,6 +221,35 @@ async fn run_command(
                         |t| format!("{t} (Unix seconds)"),
                     );
                     println!("  {}  last signed in by it: {last}", r.username);
+                }
+                0
+            }
+            Err(e) => {
+                eprintln!("portal: {e}");
+                1
+            }
+        },
+        ("label", Some(address)) => {
+            let (group, role) = (options.group.as_deref(), options.role.as_deref());
+            match portal::label(app, &address, group, role).await {
+                Ok(()) => {
+                    println!(
+                        "{address}: group {}, role {}; every session ended",
+                        group.unwrap_or("(none)"),
+                        role.unwrap_or("(none)")
+                    );
+                    0
+                }
+                Err(e) => {
+                    eprintln!("portal: {e}");
+                    1
+                }
+            }
+        }
+        ("groups", None) => match portal::group_report(app).await {
+            Ok(lines) => {
+                for l in lines {
+                    println!("{l}");
                 }
                 0
             }

@@ -182,12 +182,6 @@ impl Ctx {
         }
     }
 
-    /// From when the policy refuses username sign-ins (Unix seconds), if it has a date.
-    fn username_refused_from(&self) -> Option<u64> {
-        let refuse = self.app.auth.config().policy.usernames.refuse_from?;
-        refuse.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs())
-    }
-
     /// The session, or a redirect to the login page.
     fn require(&self) -> Result<&Session, Response> {
         self.session.as_ref().ok_or_else(|| Redirect::to("/login").into_response())
@@ -368,7 +362,7 @@ fn factor_page(ctx: &Ctx, view: &ChallengeView) -> FactorPage {
             .warnings
             .iter()
             .any(|w| matches!(w, mfa_flow::Warning::UsernameDeprecated)),
-        username_refused_from: ctx.username_refused_from(),
+        username_refused_from: view.username_refused_from,
         ask,
         alternatives: view
             .alternatives
@@ -443,6 +437,8 @@ struct KindRow {
     extra: String,
     /// Why it cannot be added, when retired.
     retired: Option<&'static str>,
+    /// From when it will be retired for this account (Unix seconds), while still usable.
+    retires: Option<u64>,
     /// Why the kind is weaker than the others (codes by email, when offered).
     weak: Option<&'static str>,
     sms: bool,
@@ -484,15 +480,12 @@ async fn page_mfa(
         return render(&page);
     }
     let factors = app.auth.factor_list(s.account, now()).await.unwrap_or_default();
-    let email = app
-        .auth
-        .store()
-        .account(s.account)
-        .await
-        .ok()
-        .flatten()
-        .map(|a| a.email.as_typed().to_owned())
-        .unwrap_or_default();
+    let Ok(Some(account)) = app.auth.store().account(s.account).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let email = account.email.as_typed().to_owned();
+    // The rules for this account: its group may retire a kind earlier or later.
+    let rules = app.auth.rules_for(&account, now());
     let kinds: [(FactorKind, &str); 6] = [
         (FactorKind::EmailCode, "/mfa/email"),
         (FactorKind::Push, "/mfa/push"),
@@ -502,6 +495,7 @@ async fn page_mfa(
         (FactorKind::BiometricKey, "/mfa/key?kind=biometric_key"),
     ];
     for (kind, href) in kinds {
+        let rule = rules.kinds.iter().find(|r| r.kind == kind);
         let mine: Vec<FactorRow> = factors
             .iter()
             .filter(|f| {
@@ -530,13 +524,8 @@ async fn page_mfa(
             name: t(l, kind_key(kind)),
             href,
             extra: if kind == FactorKind::EmailCode { email.clone() } else { String::new() },
-            retired: app
-                .auth
-                .config()
-                .policy
-                .retirement
-                .retired(kind, now())
-                .map(|r| t(l, retired_key(r.reason))),
+            retired: rule.and_then(|r| r.retired).map(|r| t(l, retired_key(r))),
+            retires: rule.filter(|r| r.available).and_then(|r| r.retires),
             weak: (kind == FactorKind::EmailCode).then(|| t(l, "weakest_method")),
             sms: kind == FactorKind::Sms,
             add_label: add_label(l, kind),
@@ -697,11 +686,12 @@ async fn page_settings(
     let factors = app.auth.factor_list(a.id, now()).await.unwrap_or_default();
     let sessions = app.auth.sessions(&s, now()).await.unwrap_or_default();
     let rows = app.auth.store().audit_events(s.account, &ACTIVITY_KINDS, 20).await;
+    let username_refused_from = app.auth.rules_for(&a, now()).username_refused_from;
     let p = a.profile;
     let page = SettingsPage {
         layout: ctx.layout("settings", &json!({})),
         username: a.username.as_ref().map(|u| u.as_typed().to_owned()),
-        username_refused_from: ctx.username_refused_from(),
+        username_refused_from,
         email: a.email.as_typed().to_owned(),
         language: if p.language.is_empty() { ctx.lang.tag().to_owned() } else { p.language },
         time_zone: if p.time_zone.is_empty() { "Etc/UTC".to_owned() } else { p.time_zone },

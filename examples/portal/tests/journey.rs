@@ -998,7 +998,7 @@ async fn an_imported_legacy_user_moves_to_the_email_address() {
         env!("CARGO_MANIFEST_DIR"),
         "/../../crates/mfa-import/tests/fixtures/auth0-users.json"
     ));
-    let report = portal::import_file(&app, fixture, false, |_| {}).await.unwrap();
+    let report = portal::import_file(&app, fixture, false, None, |_| {}).await.unwrap();
     assert_eq!(report.imported, 6, "{report}");
     let router = router(Arc::clone(&app));
     let mut b = Browser::new(router.clone()).await;

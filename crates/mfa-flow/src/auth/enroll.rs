@@ -47,7 +47,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         data: FactorData,
         now: SystemTime,
     ) -> Result<Enrolled, LoginError> {
-        if !self.config.policy.retirement.allows(kind, now) {
+        if !self.allows(account, kind, now) {
             return Err(LoginError::MethodUnavailable);
         }
         let factor = Factor {
@@ -198,7 +198,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         now: SystemTime,
     ) -> Result<TotpEnrollment, LoginError> {
         let account = self.may_enroll(session, now).await?;
-        if !self.config.policy.retirement.allows(FactorKind::Totp, now) {
+        if !self.allows(&account, FactorKind::Totp, now) {
             return Err(LoginError::MethodUnavailable);
         }
         let pending = self
@@ -332,7 +332,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             FactorKind::BiometricKey => CredentialKind::BiometricKey,
             _ => return Err(LoginError::MethodUnavailable),
         };
-        if !self.config.policy.retirement.allows(kind, now) {
+        if !self.allows(&account, kind, now) {
             return Err(LoginError::MethodUnavailable);
         }
         let existing = self.webauthn_credentials(account.id).await?;
@@ -418,7 +418,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         now: SystemTime,
     ) -> Result<String, LoginError> {
         let account = self.may_enroll(session, now).await?;
-        if !self.config.policy.retirement.allows(FactorKind::EmailCode, now) {
+        if !self.allows(&account, FactorKind::EmailCode, now) {
             return Err(LoginError::MethodUnavailable);
         }
         let pending = self.mail_email_code(&account, now).await?;
@@ -469,7 +469,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         now: SystemTime,
     ) -> Result<(String, String), LoginError> {
         let account = self.may_enroll(session, now).await?;
-        if !self.config.policy.retirement.allows(FactorKind::Push, now) {
+        if !self.allows(&account, FactorKind::Push, now) {
             return Err(LoginError::MethodUnavailable);
         }
         let (offer, pending) = self.with_rng(|r| {

@@ -174,30 +174,37 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         let (id_key, pair_key) = self.password_keys(&id, identifier, client);
         let (account, username_used) = self.account_for(&id).await?;
         let mut warnings = Vec::new();
+        // A username's decision may depend on the account's group: before the password is
+        // known to be right, every answer is the one an identifier nobody has would get
+        // (the rules for no account), so a refusal never tells which group — or whether any
+        // account — is behind a username; the account's own decision counts only once its
+        // password has verified.
+        let stranger = self.rules.decide(&AccountFacts::unknown(), now);
+        let own =
+            account.as_ref().map_or(stranger, |a| self.rules.decide(&AccountFacts::of(a), now));
         if username_used {
-            let decision = self.config.policy.usernames.decide(now);
             self.audit(
                 now,
                 AuditEvent::LegacyUsernameUsed {
                     account: account.as_ref().map(|a| a.id),
-                    decision,
+                    decision: own,
                 },
             );
-            match decision {
-                UsernameDecision::Refuse => {
-                    self.audit(
-                        now,
-                        AuditEvent::LoginFailed {
-                            account: account.as_ref().map(|a| a.id),
-                            reason: FailureReason::UsernameRefused,
-                        },
-                    );
-                    return Err(LoginError::UsernameRefused);
-                }
-                UsernameDecision::AcceptWithWarning => warnings.push(Warning::UsernameDeprecated),
-                _ => {}
+            if own == UsernameDecision::AcceptWithWarning {
+                warnings.push(Warning::UsernameDeprecated);
             }
         }
+        let refused_before_password = username_used && stranger == UsernameDecision::Refuse;
+        let wrong = |account: Option<AccountId>| {
+            let (error, reason) = if refused_before_password {
+                (LoginError::UsernameRefused, FailureReason::UsernameRefused)
+            } else if account.is_some() {
+                (LoginError::InvalidCredentials, FailureReason::WrongPassword)
+            } else {
+                (LoginError::InvalidCredentials, FailureReason::UnknownIdentifier)
+            };
+            (error, AuditEvent::LoginFailed { account, reason })
+        };
         // Counted before the password is checked, whether or not the account exists: the
         // client's address (every identifier), then the address with this identifier, then
         // the identifier from everywhere (counted only while this address is within its free
@@ -250,11 +257,9 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                     return Err(pool_error(mfa_credentials::Error::Busy));
                 }
             }
-            self.audit(
-                now,
-                AuditEvent::LoginFailed { account: None, reason: FailureReason::UnknownIdentifier },
-            );
-            return Err(LoginError::InvalidCredentials);
+            let (error, event) = wrong(None);
+            self.audit(now, event);
+            return Err(error);
         };
         let verified = match pw {
             Ok(pw) => match self.services.passwords.verify(pw, account.password_hash.clone()) {
@@ -280,15 +285,9 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                     // answer says nothing about the account.
                     let _ = pending.await;
                 }
-                self.audit_from(
-                    now,
-                    AuditEvent::LoginFailed {
-                        account: Some(account.id),
-                        reason: FailureReason::WrongPassword,
-                    },
-                    &SessionClient::of(client),
-                );
-                return Err(LoginError::InvalidCredentials);
+                let (error, event) = wrong(Some(account.id));
+                self.audit_from(now, event, &SessionClient::of(client));
+                return Err(error);
             }
         };
         // A success: this identifier's counts start again; the address keeps its failures
@@ -297,6 +296,12 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             self.store.update_throttle(key, |_| ThrottleState::default()).await?;
         }
         self.refund(&[&ip_key], now).await?;
+        if username_used && own == UsernameDecision::Refuse {
+            let reason = FailureReason::UsernameRefused;
+            let event = AuditEvent::LoginFailed { account: Some(account.id), reason };
+            self.audit_from(now, event, &SessionClient::of(client));
+            return Err(LoginError::UsernameRefused);
+        }
         if account.disabled {
             let reason = FailureReason::Disabled;
             let event = AuditEvent::LoginFailed { account: Some(account.id), reason };
@@ -336,7 +341,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         now: SystemTime,
     ) -> Result<(Vec<Factor>, Vec<UnavailableFactor>), LoginError> {
         let factors = self.store.factors(account.id).await?;
-        let plan = plan_second_factor(&self.config.policy, account, factors, now);
+        let plan = plan_second_factor(&*self.rules, account, factors, now);
         Ok((plan.usable, plan.unavailable))
     }
 
@@ -359,6 +364,11 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         now: SystemTime,
     ) -> Result<LoginStep, LoginError> {
         let known = device == DeviceClass::Known;
+        let username_refused_from = if warnings.contains(&Warning::UsernameDeprecated) {
+            self.rules.phases(&AccountFacts::of(account)).refuse_from.map(unix)
+        } else {
+            None
+        };
         let (mut usable, unavailable) = self.usable(account, now).await?;
         let ever_had = self.ever_had_factor(account).await?;
         if let Some(s) = step_up {
@@ -383,10 +393,9 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         let second_factors: Vec<&Factor> =
             usable.iter().filter(|f| f.kind != FactorKind::RecoveryCodes).collect();
         if second_factors.is_empty() {
-            let created = from_unix(account.created);
             // An account that has or had a factor never gets a password-only session: the
             // password alone must not be enough to bind a new factor to it.
-            if ever_had || self.config.policy.mfa.must_enroll(created, now) {
+            if ever_had || self.rules.must_enroll(&AccountFacts::of(account), now) {
                 self.audit(now, AuditEvent::EnrollmentForced { account: account.id });
                 let proof =
                     if ever_had { EnrollmentProof::Required } else { EnrollmentProof::NotRequired };
@@ -418,12 +427,13 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                     session,
                     session_token: SessionToken(token),
                     unavailable,
-                    enrollable: self.enrollable(now),
+                    enrollable: self.enrollable(account, now),
                     warnings,
+                    username_refused_from,
                 });
             }
             // Inside the grace period: password only, with a reminder.
-            let deadline = self.config.policy.mfa.deadline(created).map_or(0, unix);
+            let deadline = self.rules.deadline(&AccountFacts::of(account)).map_or(0, unix);
             let client = SessionClient::of(client);
             let mut auth = self
                 .finish(account, None, username_used, &warnings, unix(now), &client, known, now)
@@ -447,6 +457,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             view: None,
             reset: false,
             failures: 0,
+            username_refused_from,
         };
         self.start_first_method(account, flow, &usable, unavailable, client, now).await
     }
@@ -571,6 +582,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             alternatives,
             unavailable,
             warnings: flow.warnings.clone(),
+            username_refused_from: flow.username_refused_from,
         };
         flow.active = active;
         flow.view = Some(view.clone());
@@ -597,7 +609,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         read_login(bytes, now)?.view.ok_or(LoginError::FlowExpired)
     }
 
-    pub(super) fn enrollable(&self, now: SystemTime) -> Vec<FactorKind> {
+    pub(super) fn enrollable(&self, account: &Account, now: SystemTime) -> Vec<FactorKind> {
         [
             FactorKind::SecurityKey,
             FactorKind::Passkey,
@@ -607,7 +619,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             FactorKind::EmailCode,
         ]
         .into_iter()
-        .filter(|k| self.config.policy.retirement.allows(*k, now))
+        .filter(|k| self.allows(account, *k, now))
         .collect()
     }
 

@@ -146,7 +146,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         if factors.is_empty() {
             return self.grant_reset(&account, now).await;
         }
-        let mut plan = plan_second_factor(&self.config.policy, &account, factors, now);
+        let mut plan = plan_second_factor(&*self.rules, &account, factors, now);
         plan.usable.retain(|f| proves_more_than_the_mailbox(f.kind));
         if plan.usable.is_empty() {
             return Err(LoginError::RecoveryNeedsSupport);
@@ -169,6 +169,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             view: None,
             reset: true,
             failures: 0,
+            username_refused_from: None,
         };
         self.start_first_method(&account, flow, &plan.usable, plan.unavailable, client, now).await
     }
@@ -285,5 +286,37 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             Notice::FactorsResetBySupport { product: self.config.product.clone(), at: now };
         let _ = self.mailer.send(&a.email, &notice).await;
         Ok(removed)
+    }
+
+    /// Puts the account in `group` with `role` (either `None`: none), for the operator: the
+    /// rules may decide differently for it from now on, so every session and known-device
+    /// token of the account ends (each session's decisions come from the facts it was made
+    /// under) and the change is recorded. Setting what is already set changes nothing.
+    ///
+    /// # Errors
+    /// [`LoginError::Refused`] for an unknown account; [`LoginError::Store`].
+    pub async fn set_labels(
+        &self,
+        account: AccountId,
+        group: Option<crate::Label>,
+        role: Option<crate::Label>,
+        now: SystemTime,
+    ) -> Result<(), LoginError> {
+        let mut a = self
+            .store
+            .account(account)
+            .await?
+            .ok_or_else(|| LoginError::Refused("no such account".into()))?;
+        if a.group == group && a.role == role {
+            return Ok(());
+        }
+        a.group.clone_from(&group);
+        a.role.clone_from(&role);
+        Self::bump_epoch(&mut a);
+        a.version += 1;
+        self.store.update_account(&a).await?;
+        self.after_revocation(&a, None, RevocationReason::Administrator, now).await?;
+        self.audit(now, AuditEvent::LabelsChanged { account, group, role });
+        Ok(())
     }
 }

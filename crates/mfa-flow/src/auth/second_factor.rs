@@ -43,8 +43,8 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             }
         };
         let factor = self.store.factors(account.id).await?.into_iter().find(|f| f.id == factor_id);
-        let Some(factor) = factor
-            .filter(|f| self.config.policy.retirement.allows(f.kind, now) && f.suspended.is_none())
+        let Some(factor) =
+            factor.filter(|f| self.allows(&account, f.kind, now) && f.suspended.is_none())
         else {
             // Retired or suspended since the login began: not checked.
             self.put_login(flow_id, &LoginFlow { active: Active::None, ..flow }).await?;
@@ -137,7 +137,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             .factors(account.id)
             .await?
             .into_iter()
-            .filter(|f| self.config.policy.retirement.allows(f.kind, now) && f.suspended.is_none())
+            .filter(|f| self.allows(&account, f.kind, now) && f.suspended.is_none())
             .collect();
         let creds = webauthn_of(&factors);
         let result =
@@ -264,7 +264,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                     .into_iter()
                     .find(|f| f.id == *factor)
                     .ok_or(LoginError::MethodUnavailable)?;
-                if !self.config.policy.retirement.allows(f.kind, now) || f.suspended.is_some() {
+                if !self.allows(&account, f.kind, now) || f.suspended.is_some() {
                     return Err(LoginError::MethodUnavailable);
                 }
                 self.passed_and_finished(flow_id, &flow, &account, &f, now).await

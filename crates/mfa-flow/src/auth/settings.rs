@@ -3,6 +3,41 @@
 use super::*;
 
 impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
+    /// The rules that apply to `account` at `now`, with their dates: what its pages show
+    /// (the username refusal date, the kinds it may add and when one is retired for it).
+    #[must_use]
+    pub fn rules_for(&self, account: &Account, now: SystemTime) -> RulesView {
+        let facts = AccountFacts::of(account);
+        let usernames = self.rules.phases(&facts);
+        let kinds = [
+            FactorKind::SecurityKey,
+            FactorKind::Passkey,
+            FactorKind::BiometricKey,
+            FactorKind::Push,
+            FactorKind::Totp,
+            FactorKind::EmailCode,
+            FactorKind::Sms,
+        ]
+        .into_iter()
+        .map(|kind| {
+            let retired = self.rules.retired(&facts, kind, now).map(|r| r.reason);
+            KindRule {
+                kind,
+                available: retired.is_none(),
+                retired,
+                retires: self.rules.scheduled(&facts, kind).map(|r| unix(r.from)),
+            }
+        })
+        .collect();
+        RulesView {
+            username_warn_from: usernames.warn_from.map(unix),
+            username_refused_from: usernames.refuse_from.map(unix),
+            enrollment_deadline: self.rules.deadline(&facts).map(unix),
+            step_up_max_age: self.rules.max_age(&facts).as_secs(),
+            kinds,
+        }
+    }
+
     /// The MFA methods list: every factor with its status, retired ones (SMS) included.
     ///
     /// # Errors
@@ -12,13 +47,18 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         account: AccountId,
         now: SystemTime,
     ) -> Result<Vec<FactorStatus>, LoginError> {
+        let facts = match self.store.account(account).await? {
+            Some(a) => AccountFacts::of(&a),
+            None => return Ok(Vec::new()),
+        };
         let mut out: Vec<FactorStatus> = self
             .store
             .factors(account)
             .await?
             .into_iter()
             .map(|f| FactorStatus {
-                retired: self.config.policy.retirement.retired(f.kind, now).map(|r| r.reason),
+                retired: self.rules.retired(&facts, f.kind, now).map(|r| r.reason),
+                retires: self.rules.scheduled(&facts, f.kind).map(|r| unix(r.from)),
                 suspended: f.suspended,
                 created: f.created,
                 last_used: f.last_used,

@@ -102,6 +102,9 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             had_second_factor: false,
             disabled: false,
             email_unverified: false,
+            group: None,
+            role: None,
+            imported: false,
         };
         let record = PendingSignUp {
             account: owner.is_none().then(|| account.clone()),

@@ -8,13 +8,22 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         session: &Session,
         now: SystemTime,
     ) -> Result<(), LoginError> {
-        if session.enrollment_only
-            || !self.config.policy.step_up.is_fresh(session.second_factor_at.map(from_unix), now)
-        {
+        if !self.is_fresh(session, now) {
             self.audit(now, AuditEvent::StepUpRequired { account: session.account });
             return Err(LoginError::StepUpRequired);
         }
         Ok(())
+    }
+
+    /// Whether `session` verified a second factor recently enough, under the step-up rules
+    /// for its account, for a sensitive action at `now` (never for an enrollment-only one).
+    #[must_use]
+    pub fn is_fresh(&self, session: &Session, now: SystemTime) -> bool {
+        let max_age = session
+            .step_up_max_age
+            .map_or_else(|| self.rules.max_age(&AccountFacts::unknown()), Duration::from_secs);
+        !session.enrollment_only
+            && StepUpPolicy { max_age }.is_fresh(session.second_factor_at.map(from_unix), now)
     }
 
     /// Starts a step-up: a second-factor challenge for a signed-in session, without the

@@ -4,10 +4,13 @@
 #![cfg(feature = "postgres")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::disallowed_methods)]
 
+mod common;
+use common::group_report_counts;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use mfa_store_sql::SqlStore;
-use mfa_testkit::{conformance, flows, recovery};
+use mfa_testkit::{conformance, flows, groups, recovery};
 use sqlx::Executor as _;
 
 static N: AtomicU32 = AtomicU32::new(0);
@@ -37,6 +40,14 @@ async fn postgres_conforms() {
 #[ignore = "needs a PostgreSQL server: run by .ci/extended"]
 async fn recovery_scenarios_hold_on_postgres() {
     recovery::run(|| async { SqlStore::connect(&fresh_database().await).await.unwrap() }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs a PostgreSQL server: run by .ci/extended"]
+async fn group_scenarios_hold_on_postgres() {
+    groups::run(|| async { SqlStore::connect(&fresh_database().await).await.unwrap() }).await;
+    let store = SqlStore::connect(&fresh_database().await).await.unwrap();
+    group_report_counts(store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

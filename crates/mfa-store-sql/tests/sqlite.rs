@@ -3,12 +3,15 @@
 #![cfg(feature = "sqlite")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
+mod common;
+use common::group_report_counts;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use mfa_flow::{FactorData, Store};
 use mfa_store_sql::SqlStore;
-use mfa_testkit::{at, canonical, conformance, flows, recovery};
+use mfa_testkit::{at, canonical, conformance, flows, groups, recovery};
 
 static N: AtomicU32 = AtomicU32::new(0);
 
@@ -42,6 +45,14 @@ async fn sqlite_conforms() {
 async fn recovery_scenarios_hold_on_sqlite() {
     let dir = test_dir("recovery");
     recovery::run(|| async { SqlStore::connect(&url(&fresh_file(&dir))).await.unwrap() }).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn group_scenarios_hold_on_sqlite() {
+    let dir = test_dir("groups");
+    groups::run(|| async { SqlStore::connect(&url(&fresh_file(&dir))).await.unwrap() }).await;
+    group_report_counts(SqlStore::connect(&url(&fresh_file(&dir))).await.unwrap()).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 

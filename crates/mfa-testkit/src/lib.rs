@@ -17,6 +17,7 @@
 
 pub mod conformance;
 pub mod flows;
+pub mod groups;
 mod memory;
 mod raw_key;
 pub mod recovery;

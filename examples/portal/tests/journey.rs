@@ -1072,3 +1072,41 @@ async fn an_imported_legacy_user_moves_to_the_email_address() {
     assert!(r["challenge"].is_object(), "{r}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The documented group table loads and decides per group (acme's usernames stop on
+/// 2027-04-01, the pilot loses authenticator apps on 2027-09-01); an account labelled by
+/// the operator gets its group's dates on its pages; a broken table stops the portal with
+/// the reason.
+#[tokio::test]
+async fn the_example_group_table_decides_per_group() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/policy-groups.example.json");
+    let (app, dir) = portal_with(&["--policy-groups", example]).await;
+    let t = std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let mut acme = mfa_testkit::conformance::account(1, "ryu@acme.example", Some("Ryu20231130"));
+    mfa_flow::Store::create_account(app.auth.store(), &acme).await.unwrap();
+    portal::label(&app, "ryu@acme.example", Some("acme"), Some("admin")).await.unwrap();
+    acme = mfa_flow::Store::account(app.auth.store(), acme.id).await.unwrap().unwrap();
+    let rules = app.auth.rules_for(&acme, t);
+    assert_eq!(rules.username_refused_from, Some(1_806_537_600), "2027-04-01");
+    assert_eq!(rules.step_up_max_age, 120, "an administrator");
+    let report = portal::group_report(&app).await.unwrap();
+    assert!(report.iter().any(|l| l.starts_with("acme: 1 account(s), 1 with a username")));
+    assert!(portal::label(&app, "ryu@acme.example", Some("Not a label"), None).await.is_err());
+    let _ = std::fs::remove_dir_all(dir);
+
+    let dir = temp_dir();
+    let bad = dir.join("groups.json");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(&bad, r#"{"groups": {"acme": {"usernames_refuse_from": "2027-04-01"}}}"#)
+        .unwrap();
+    let config = portal::Config::from_args(&[
+        "--data-dir".into(),
+        dir.display().to_string(),
+        "--policy-groups".into(),
+        bad.display().to_string(),
+    ])
+    .unwrap();
+    let refused = portal::build(&config, HashParams::DANGER_TEST_MINIMUM).await.err().unwrap();
+    assert!(refused.contains("unknown field"), "{refused}");
+    let _ = std::fs::remove_dir_all(dir);
+}

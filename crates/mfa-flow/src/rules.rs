@@ -22,7 +22,7 @@
 //! .unwrap();
 //! let mut acme = AccountFacts::unknown();
 //! acme.group = Some(Label::new("acme").unwrap());
-//! let may = UNIX_EPOCH + Duration::from_secs(1_809_000_000); // May 2027
+//! let may = UNIX_EPOCH + Duration::from_secs(1_810_000_000); // May 2027
 //! assert_eq!(table.decide(&acme, may), UsernameDecision::Refuse);
 //! assert_eq!(table.decide(&AccountFacts::unknown(), may), UsernameDecision::AcceptWithWarning);
 //! ```
@@ -235,8 +235,8 @@ pub struct GroupRules {
     /// From when a username login is refused.
     #[serde(default, deserialize_with = "instant")]
     pub usernames_refused_from: Option<SystemTime>,
-    /// Kinds retired for this group from a date of its own (in place of the default's
-    /// date for that kind).
+    /// Kinds retired for this group from a date of its own: earlier than the default's date
+    /// for that kind (a later one counts only for a kind also in `allow`).
     #[serde(default)]
     pub retire: BTreeMap<FactorKind, GroupRetirement>,
     /// Kinds this group may use although the default retired them — the only way a group
@@ -357,6 +357,18 @@ impl GroupTable {
             {
                 return Err(TableError::Order(label.clone()));
             }
+            if g.enrollment_grace_days.is_some_and(|d| d > MAX_GRACE_DAYS) {
+                return Err(TableError::Format(format!(
+                    "group {label}: enrollment_grace_days is at most {MAX_GRACE_DAYS}"
+                )));
+            }
+        }
+        let ages = file.groups.values().filter_map(|g| g.step_up_max_age_seconds);
+        let role_ages = file.roles.values().filter_map(|r| r.step_up_max_age_seconds);
+        if ages.chain(role_ages).any(|a| !(1..=MAX_STEP_UP_SECONDS).contains(&a)) {
+            return Err(TableError::Format(format!(
+                "step_up_max_age_seconds is from 1 to {MAX_STEP_UP_SECONDS}"
+            )));
         }
         Ok(Self { default, groups: file.groups, roles: file.roles })
     }
@@ -398,12 +410,19 @@ impl RetirementRules for GroupTable {
     fn scheduled(&self, account: &AccountFacts, kind: FactorKind) -> Option<Retirement> {
         let default = self.default.retirement.scheduled(kind);
         let Some(g) = self.group_of(account) else { return default };
-        if let Some(r) = g.retire.get(&kind) {
-            let reason =
-                r.reason.or(default.map(|d| d.reason)).unwrap_or(RetirementReason::Withdrawn);
-            return Some(Retirement { kind, from: r.from, reason });
+        let allowed = g.allow.contains(&kind);
+        match (g.retire.get(&kind), default) {
+            // A group may retire a kind earlier than the default, never later — unless its
+            // `allow` list gives the kind back explicitly.
+            (Some(r), Some(d)) if !allowed && d.from < r.from => Some(d),
+            (Some(r), d) => {
+                let reason =
+                    r.reason.or(d.map(|d| d.reason)).unwrap_or(RetirementReason::Withdrawn);
+                Some(Retirement { kind, from: r.from, reason })
+            }
+            (None, _) if allowed => None,
+            (None, d) => d,
         }
-        if g.allow.contains(&kind) { None } else { default }
     }
 }
 
@@ -414,7 +433,9 @@ impl EnrollmentRules for GroupTable {
         }
         match self.group_of(account).and_then(|g| g.enrollment_grace_days) {
             Some(0) => None,
-            Some(days) => account.created.checked_add(Duration::from_secs(days * 86_400)),
+            Some(days) => {
+                account.created.checked_add(Duration::from_secs(days.saturating_mul(86_400)))
+            }
             None => self.default.mfa.deadline(account.created),
         }
     }
@@ -431,6 +452,13 @@ impl StepUpRules for GroupTable {
     }
 }
 
+/// The longest grace a table may give (ten years).
+const MAX_GRACE_DAYS: u64 = 3_650;
+/// The longest step-up age a table may give (a day).
+const MAX_STEP_UP_SECONDS: u64 = 86_400;
+/// The last second a table's date may name (9999-12-31T23:59:59Z).
+const MAX_UNIX: u64 = 253_402_300_799;
+
 /// A date in a table: `YYYY-MM-DD` (midnight UTC), RFC 3339, or Unix seconds.
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -441,7 +469,8 @@ enum DateText {
 
 fn parse_instant(d: DateText) -> Result<SystemTime, String> {
     match d {
-        DateText::Seconds(s) => Ok(UNIX_EPOCH + Duration::from_secs(s)),
+        DateText::Seconds(s) if s <= MAX_UNIX => Ok(UNIX_EPOCH + Duration::from_secs(s)),
+        DateText::Seconds(s) => Err(format!("{s} is after the year 9999")),
         DateText::Text(t) => {
             let full = if t.len() == 10 { format!("{t}T00:00:00Z") } else { t.clone() };
             let parsed =

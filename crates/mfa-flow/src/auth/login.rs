@@ -194,7 +194,10 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 warnings.push(Warning::UsernameDeprecated);
             }
         }
-        let refused_before_password = username_used && stranger == UsernameDecision::Refuse;
+        // Only a username-shaped identifier is refused before the password: an address that
+        // happens to be some account's legacy username must answer as any other address.
+        let username_shaped = matches!(id, Ok(LoginIdentifier::Username(_)));
+        let refused_before_password = username_shaped && stranger == UsernameDecision::Refuse;
         let wrong = |account: Option<AccountId>| {
             let (error, reason) = if refused_before_password {
                 (LoginError::UsernameRefused, FailureReason::UsernameRefused)
@@ -290,18 +293,21 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 return Err(error);
             }
         };
+        if username_used && own == UsernameDecision::Refuse {
+            // Refused: the attempt stays counted as a failure (it signs no one in), so a
+            // refused username is no second guessing budget and no sign of a right password
+            // in the counters.
+            let reason = FailureReason::UsernameRefused;
+            let event = AuditEvent::LoginFailed { account: Some(account.id), reason };
+            self.audit_from(now, event, &SessionClient::of(client));
+            return Err(LoginError::UsernameRefused);
+        }
         // A success: this identifier's counts start again; the address keeps its failures
         // (others behind it may be guessing), not this attempt.
         for key in &counted {
             self.store.update_throttle(key, |_| ThrottleState::default()).await?;
         }
         self.refund(&[&ip_key], now).await?;
-        if username_used && own == UsernameDecision::Refuse {
-            let reason = FailureReason::UsernameRefused;
-            let event = AuditEvent::LoginFailed { account: Some(account.id), reason };
-            self.audit_from(now, event, &SessionClient::of(client));
-            return Err(LoginError::UsernameRefused);
-        }
         if account.disabled {
             let reason = FailureReason::Disabled;
             let event = AuditEvent::LoginFailed { account: Some(account.id), reason };

@@ -45,6 +45,10 @@ challenge = (b"mfa-push/v1/challenge\0" + lp(server) + lp(kid) + lp(device_id) +
              + u64(issued) + u64(expires) + bytes([2]) + context)
 assert challenge.hex() == V["challenge_input"], "challenge input"
 Ed25519PublicKey.from_public_bytes(server_pub).verify(bytes.fromhex(V["challenge_signature"]), challenge)
+# The same challenge for a password reset: purpose 3, and its own signature.
+reset = challenge.replace(u64(expires) + bytes([2]), u64(expires) + bytes([3]))
+assert reset.hex() == V["challenge_input_password_reset"], "password-reset challenge input"
+Ed25519PublicKey.from_public_bytes(server_pub).verify(bytes.fromhex(V["challenge_signature_password_reset"]), reset)
 
 def response_input(number):
     return (b"mfa-push/v1/response\0" + lp(server) + lp(device_id) + lp(challenge_id) + lp(nonce)

@@ -313,7 +313,7 @@ routes! {
     post "/email/revert" email_revert Public [body::Token] "Applies the link mailed to the old address: turns the change back.";
     post "/push/register" device_register Device [] "The phone registers (a signed message of the push protocol).";
     post "/push/fetch" device_fetch Device [] "The phone fetches its pending challenges (signed).";
-    post "/push/respond" device_respond Device [] "The phone answers a challenge (signed).";
+    post "/push/respond" device_respond Device [] "The phone answers a challenge (signed); the reply's `state` says what the answer did (approved, number_mismatch, denied, fraud_reported).";
 }
 
 /// Rewrites the message of an error answer in the reader's language.
@@ -1084,5 +1084,8 @@ async fn device_respond<S: Store, M: Mailer, P: PushSender>(
     State(api): State<Api<S, M, P>>,
     body: String,
 ) -> R {
-    device_reply(api.auth.push_device_respond(&body, now()).await.map(|()| "{\"ok\":true}".into()))
+    // The phone learns what its answer did (an approval with the wrong number approved
+    // nothing), to say so to the person holding it.
+    let state = api.auth.push_device_respond(&body, now()).await;
+    device_reply(state.map(|s| json!({"ok": true, "state": s}).to_string()))
 }

@@ -127,15 +127,21 @@ impl SignInContext {
     }
 }
 
-/// Why a challenge was sent.
+/// Why a challenge was sent. Signed with the challenge, so the phone can tell the person
+/// authentically what they are approving (a password reset they did not ask for is one to
+/// deny and report).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Purpose {
     /// The first challenge after registration: approving it with the right number activates
     /// the device.
     Activation,
     /// A login's second factor.
     Login,
+    /// The second factor of a password reset (opened by a mailed link).
+    PasswordReset,
+    /// A fresh second factor for a sensitive change in a signed-in session (step-up).
+    StepUp,
 }
 
 impl Purpose {
@@ -143,7 +149,16 @@ impl Purpose {
         match self {
             Self::Activation => 1,
             Self::Login => 2,
+            Self::PasswordReset => 3,
+            Self::StepUp => 4,
         }
+    }
+
+    /// A second factor for someone signing in, resetting or stepping up (anything but an
+    /// activation): what the fatigue limits count and what a flow may consume.
+    #[must_use]
+    pub const fn is_sign_in(self) -> bool {
+        !matches!(self, Self::Activation)
     }
 }
 

@@ -118,7 +118,7 @@ impl FatiguePolicy {
         // Only sign-in requests count: a device that was never activated (its activation
         // denied or reported) proves nothing about the account's sign-ins, and must not
         // let whoever holds an enrollment QR code pause push for the owner.
-        let logins = || history.iter().filter(|c| c.purpose == Purpose::Login);
+        let logins = || history.iter().filter(|c| c.purpose.is_sign_in());
         if logins().any(|c| c.state == ChallengeState::FraudReported && c.issued >= fraud_since) {
             return Err(FatigueError::SuspendedAfterFraudReport);
         }
@@ -510,7 +510,7 @@ impl PushServer {
         rng: &mut R,
     ) -> Result<IssuedChallenge, PushError> {
         let ChallengeRequest { purpose, flow, context } = request;
-        if purpose == Purpose::Login && !device.active {
+        if purpose.is_sign_in() && !device.active {
             return Err(PushError::InactiveDevice);
         }
         self.config.fatigue.check(history, now)?;
@@ -674,7 +674,7 @@ impl PushServer {
         let same_flow = bool::from(challenge.flow.as_slice().ct_eq(flow));
         if challenge.state != ChallengeState::Approved
             || !same_flow
-            || challenge.purpose != Purpose::Login
+            || !challenge.purpose.is_sign_in()
             || unix(now) >= challenge.expires.saturating_add(self.config.challenge_ttl.as_secs())
         {
             return Err(PushError::NotUsable);

@@ -339,19 +339,45 @@ async fn try_another_method_from_push_to_totp() {
         panic!()
     };
     assert_eq!(t.prompt, Prompt::TotpCode);
-    assert!(matches!(
-        e.auth.submit_code(&t.flow, &app.code(at(403)), at(403)).await.unwrap(),
-        LoginStep::Authenticated(_)
-    ));
+    let LoginStep::Authenticated(signed_in) =
+        e.auth.submit_code(&t.flow, &app.code(at(403)), at(403)).await.unwrap()
+    else {
+        panic!("TOTP signs in")
+    };
     // The abandoned push can no longer be approved.
     let (_, hint) = e.pushes.sent().last().cloned().unwrap();
     let fetch = phone.fetch_request(&hint.challenge_id, at(404), &sys).unwrap();
     assert!(e.auth.push_device_fetch(&fetch, at(404)).await.is_err());
 
-    // Each refusal on the phone is named as it happened: a wrong number, then a report.
-    for (t, decision, want) in [
-        (1000, mfa_push::Decision::Approve, LoginError::PushNumberMismatch),
-        (2000, mfa_push::Decision::ReportFraud, LoginError::PushReported),
+    // A step-up by push says so on the phone (the purpose is signed with the challenge).
+    let c = challenge(e.auth.begin_step_up(&signed_in.session, &client(), at(700)).await.unwrap());
+    let p = if c.method.kind == FactorKind::Push {
+        c
+    } else {
+        challenge(e.auth.select_method(&c.flow, push_id, &client(), at(700)).await.unwrap())
+    };
+    assert!(matches!(p.prompt, Prompt::Push { .. }));
+    let (_, hint) = e.pushes.sent().last().cloned().unwrap();
+    let fetch = phone.fetch_request(&hint.challenge_id, at(701), &sys).unwrap();
+    let msg = e.auth.push_device_fetch(&fetch, at(701)).await.unwrap();
+    let verified = phone.verify_challenge(&msg, at(701), 30).unwrap();
+    assert_eq!(verified.purpose(), mfa_push::Purpose::StepUp);
+
+    // Each refusal on the phone is named as it happened, in the browser and to the phone: a
+    // wrong number, then a report.
+    for (t, decision, want, phone_hears) in [
+        (
+            1000,
+            mfa_push::Decision::Approve,
+            LoginError::PushNumberMismatch,
+            mfa_push::ChallengeState::NumberMismatch,
+        ),
+        (
+            2000,
+            mfa_push::Decision::ReportFraud,
+            LoginError::PushReported,
+            mfa_push::ChallengeState::FraudReported,
+        ),
     ] {
         let c = challenge(e.auth.login("p@example.com", PW, &client(), at(t)).await.unwrap());
         let p = if c.method.kind == FactorKind::Push {
@@ -365,8 +391,9 @@ async fn try_another_method_from_push_to_totp() {
         let fetch = phone.fetch_request(&hint.challenge_id, at(t + 1), &sys).unwrap();
         let msg = e.auth.push_device_fetch(&fetch, at(t + 1)).await.unwrap();
         let verified = phone.verify_challenge(&msg, at(t + 1), 30).unwrap();
+        assert_eq!(verified.purpose(), mfa_push::Purpose::Login);
         let resp = phone.answer(&verified, decision, wrong, &sys).unwrap();
-        e.auth.push_device_respond(&resp, at(t + 1)).await.unwrap();
+        assert_eq!(e.auth.push_device_respond(&resp, at(t + 1)).await.unwrap(), phone_hears);
         assert_eq!(e.auth.poll_push(&p.flow, at(t + 2)).await.unwrap_err(), want);
     }
     // After the report, push is no alternative: it is listed as paused, with why and until
@@ -391,6 +418,33 @@ async fn try_another_method_from_push_to_totp() {
         e.auth.submit_code(&c.flow, &app.code(at(3002)), at(3002)).await.unwrap(),
         LoginStep::Authenticated(_)
     ));
+
+    // Once the pause is over, a password reset's push says "password reset" on the phone,
+    // and approving it with the right number is what the phone hears.
+    let t = reported_at + 30 * 24 * 3600 + 10
+        - at(0).duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    e.auth.begin_password_reset("p@example.com", &client(), at(t)).await.unwrap();
+    let Some(Notice::PasswordResetLink { link, .. }) = e.outbox.last_to("p@example.com") else {
+        panic!("a reset link")
+    };
+    let token = link.rsplit_once("#token=").unwrap().1.to_owned();
+    let c = challenge(e.auth.redeem_password_reset(&token, &client(), at(t + 1)).await.unwrap());
+    let p = if c.method.kind == FactorKind::Push {
+        c
+    } else {
+        challenge(e.auth.select_method(&c.flow, push_id, &client(), at(t + 1)).await.unwrap())
+    };
+    let Prompt::Push { number, .. } = p.prompt else { panic!("{:?}", p.prompt) };
+    let (_, hint) = e.pushes.sent().last().cloned().unwrap();
+    let fetch = phone.fetch_request(&hint.challenge_id, at(t + 2), &sys).unwrap();
+    let msg = e.auth.push_device_fetch(&fetch, at(t + 2)).await.unwrap();
+    let verified = phone.verify_challenge(&msg, at(t + 2), 30).unwrap();
+    assert_eq!(verified.purpose(), mfa_push::Purpose::PasswordReset);
+    let resp = phone.answer(&verified, mfa_push::Decision::Approve, number, &sys).unwrap();
+    assert_eq!(
+        e.auth.push_device_respond(&resp, at(t + 2)).await.unwrap(),
+        mfa_push::ChallengeState::Approved
+    );
 }
 
 #[tokio::test]

@@ -202,12 +202,24 @@ fn token_after(mail: &str, markers: &[&str]) -> String {
     mail[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
 }
 
-/// The phone answers the last push: fetch, verify, answer with `number`.
+/// The phone approves the last push with `number`: fetch, verify, answer; the server's reply.
 async fn phone_answers(
     b: &Browser,
     phone: &EnrolledDevice,
     hub: &portal::push_hub::PushHub,
     token: &str,
+    number: u8,
+) -> (StatusCode, String) {
+    phone_decides(b, phone, hub, token, mfa_push::Decision::Approve, number).await
+}
+
+/// The phone answers the last push with `decision` (and `number`).
+async fn phone_decides(
+    b: &Browser,
+    phone: &EnrolledDevice,
+    hub: &portal::push_hub::PushHub,
+    token: &str,
+    decision: mfa_push::Decision,
     number: u8,
 ) -> (StatusCode, String) {
     let sys = ring::rand::SystemRandom::new();
@@ -218,8 +230,50 @@ async fn phone_answers(
     assert_eq!(status, StatusCode::OK, "{msg}");
     let verified = phone.verify_challenge(&msg, SystemTime::now(), 30).unwrap();
     assert_eq!(verified.context().application, "Example Portal");
-    let answer = phone.answer(&verified, mfa_push::Decision::Approve, number, &sys).unwrap();
+    let answer = phone.answer(&verified, decision, number, &sys).unwrap();
     b.device("/api/push/respond", &answer).await
+}
+
+/// Enrolls a phone for the signed-in browser `b` (its second factor fresh), with push token
+/// `token`, approving the activation with the enrollment page's number.
+async fn enroll_phone(
+    b: &mut Browser,
+    hub: &portal::push_hub::PushHub,
+    token: &str,
+) -> EnrolledDevice {
+    let sys = ring::rand::SystemRandom::new();
+    let begin = b.post("/api/mfa/push/begin", json!({})).await;
+    let offer = mfa_push::EnrollmentOffer::parse(begin["uri"].as_str().unwrap()).unwrap();
+    let key = DeviceKey::generate(mfa_push::KeyAlgorithm::P256, &sys).unwrap();
+    let request =
+        registration_request(&offer, &key, "iPhone", token, SystemTime::now(), &sys).unwrap();
+    let (status, response) = b.device("/api/push/register", &request).await;
+    assert_eq!(status, StatusCode::OK, "{response}");
+    let phone = EnrolledDevice::new(&offer, key, &response).unwrap();
+    let s = b.post("/api/mfa/push/status", json!({"flow": begin["flow"]})).await;
+    assert_eq!(s["status"], "confirm", "{s}");
+    let number = u8::try_from(s["number"].as_u64().unwrap()).unwrap();
+    let (status, reply) = phone_answers(b, &phone, hub, token, number).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let s = b.post("/api/mfa/push/status", json!({"flow": begin["flow"]})).await;
+    assert_eq!(s["ok"], true, "{s}");
+    assert_eq!(s["factor"]["kind"], "push");
+    phone
+}
+
+/// The push challenge of the sign-in `r` answered (the one shown, or push selected).
+async fn push_challenge(b: &mut Browser, r: &Value) -> Value {
+    if r["challenge"]["method"]["kind"] == "push" {
+        return r["challenge"].clone();
+    }
+    let id = r["challenge"]["alternatives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == "push")
+        .expect("push offered")["factor"]
+        .clone();
+    b.post("/api/login/select", json!({"factor": id})).await["challenge"].clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -285,56 +339,28 @@ async fn the_whole_journey() {
     assert_eq!(r["error"], "err_code", "{r}");
 
     // Enroll a push device (the session's second factor is fresh).
-    let sys = ring::rand::SystemRandom::new();
-    let begin = b.post("/api/mfa/push/begin", json!({})).await;
-    let offer = mfa_push::EnrollmentOffer::parse(begin["uri"].as_str().unwrap()).unwrap();
-    let key = DeviceKey::generate(mfa_push::KeyAlgorithm::P256, &sys).unwrap();
-    let request =
-        registration_request(&offer, &key, "iPhone", "token-1", SystemTime::now(), &sys).unwrap();
-    let (status, response) = b.device("/api/push/register", &request).await;
-    assert_eq!(status, StatusCode::OK, "{response}");
-    let phone = EnrolledDevice::new(&offer, key, &response).unwrap();
-    let s = b.post("/api/mfa/push/status", json!({"flow": begin["flow"]})).await;
-    assert_eq!(s["status"], "confirm", "{s}");
-    let number = u8::try_from(s["number"].as_u64().unwrap()).unwrap();
-    assert_eq!(phone_answers(&b, &phone, &hub, "token-1", number).await.0, StatusCode::OK);
-    let s = b.post("/api/mfa/push/status", json!({"flow": begin["flow"]})).await;
-    assert_eq!(s["ok"], true, "{s}");
-    assert_eq!(s["factor"]["kind"], "push");
+    let phone = enroll_phone(&mut b, &hub, "token-1").await;
 
     // Log in with push: a wrong number is refused, the right one lets in.
     b.post("/api/logout", json!({})).await;
     let r = b.post("/api/login", json!({"identifier": "ryu@example.com", "password": PW})).await;
-    let push_id = r["challenge"]["alternatives"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["kind"] == "push")
-        .map(|m| m["factor"].as_str().unwrap().to_owned());
-    let view = match push_id {
-        Some(id) => b.post("/api/login/select", json!({"factor": id})).await["challenge"].clone(),
-        None => r["challenge"].clone(),
-    };
+    let view = push_challenge(&mut b, &r).await;
     let number = u8::try_from(view["prompt"]["number"].as_u64().expect("a push prompt")).unwrap();
     let wrong = if number == 99 { 10 } else { number + 1 };
-    assert_eq!(phone_answers(&b, &phone, &hub, "token-1", wrong).await.0, StatusCode::OK);
+    // The phone hears that its approval approved nothing; the browser, that the numbers
+    // did not match.
+    let (status, reply) = phone_answers(&b, &phone, &hub, "token-1", wrong).await;
+    assert_eq!(
+        (status, reply.as_str()),
+        (StatusCode::OK, r#"{"ok":true,"state":"number_mismatch"}"#)
+    );
     let r = b.post("/api/login/poll", json!({})).await;
     assert_eq!(r["error"], "err_push_mismatch", "a wrong number is named as such: {r}");
     let r = b.post("/api/login", json!({"identifier": "ryu@example.com", "password": PW})).await;
-    let view = if r["challenge"]["method"]["kind"] == "push" {
-        r["challenge"].clone()
-    } else {
-        let id = r["challenge"]["alternatives"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["kind"] == "push")
-            .unwrap()["factor"]
-            .clone();
-        b.post("/api/login/select", json!({"factor": id})).await["challenge"].clone()
-    };
+    let view = push_challenge(&mut b, &r).await;
     let number = u8::try_from(view["prompt"]["number"].as_u64().unwrap()).unwrap();
-    assert_eq!(phone_answers(&b, &phone, &hub, "token-1", number).await.0, StatusCode::OK);
+    let (status, reply) = phone_answers(&b, &phone, &hub, "token-1", number).await;
+    assert_eq!((status, reply.as_str()), (StatusCode::OK, r#"{"ok":true,"state":"approved"}"#));
     let r = b.post("/api/login/poll", json!({})).await;
     assert_eq!(r["ok"], true, "{r}");
 
@@ -1108,5 +1134,81 @@ async fn the_example_group_table_decides_per_group() {
     .unwrap();
     let refused = portal::build(&config, HashParams::DANGER_TEST_MINIMUM).await.err().unwrap();
     assert!(refused.contains("unknown field"), "{refused}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A push the person did not start, reported from the phone: the phone hears it was
+/// reported, the browser that it was refused and what to do, the owner gets mail, and the
+/// next sign-in lists push as paused after the report (why and until when, in the API and on
+/// the page) and goes on with the app.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fraud_report_is_named_everywhere_and_pauses_push() {
+    let (app, dir) = portal_with(&[]).await;
+    let hub = app.hub.clone();
+    let mut b = Browser::new(router(Arc::clone(&app))).await;
+    let email = "mika@example.com";
+    assert_eq!(sign_up(&mut b, &dir, email).await["ok"], true);
+    let r = b.post("/api/login", json!({"identifier": email, "password": PW})).await;
+    assert_eq!(r["must_enroll"], true, "{r}");
+    let en = b.post("/api/mfa/totp/begin", json!({})).await;
+    let totp = TotpApp::scan(en["uri"].as_str().unwrap()).unwrap();
+    let t0 = SystemTime::now();
+    let r = b
+        .post(
+            "/api/mfa/totp/confirm",
+            json!({"flow": en["flow"], "code": totp.code(t0), "name": "Phone"}),
+        )
+        .await;
+    let recovery = r["recovery_codes"][0].as_str().expect("recovery codes").to_owned();
+    b.post("/api/logout", json!({})).await;
+    b.post("/api/login", json!({"identifier": email, "password": PW})).await;
+    let r =
+        b.post("/api/login/code", json!({"code": totp.code(t0 + Duration::from_secs(30))})).await;
+    assert_eq!(r["ok"], true, "{r}");
+    let phone = enroll_phone(&mut b, &hub, "token-9").await;
+    b.post("/api/logout", json!({})).await;
+
+    // Someone with the password signs in; the owner's phone reports it.
+    let r = b.post("/api/login", json!({"identifier": email, "password": PW})).await;
+    push_challenge(&mut b, &r).await;
+    let (status, reply) =
+        phone_decides(&b, &phone, &hub, "token-9", mfa_push::Decision::ReportFraud, 0).await;
+    assert_eq!(
+        (status, reply.as_str()),
+        (StatusCode::OK, r#"{"ok":true,"state":"fraud_reported"}"#)
+    );
+    let r = b.post("/api/login/poll", json!({})).await;
+    assert_eq!(r["error"], "err_push_reported", "{r}");
+    assert!(r["message"].as_str().unwrap().contains("change your password"), "{r}");
+    assert!(mailed_kinds(&dir).iter().any(|k| k == "push-fraud-reported"), "the owner is told");
+
+    // The next sign-in: push paused after the report, with until when; the app works.
+    let r = b.post("/api/login", json!({"identifier": email, "password": PW})).await;
+    assert_ne!(r["challenge"]["method"]["kind"], "push", "{r}");
+    let paused = r["challenge"]["unavailable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["kind"] == "push")
+        .cloned()
+        .expect("push listed as unavailable");
+    assert_eq!(paused["reason"]["pause"], "after_fraud_report", "{paused}");
+    let until = paused["reason"]["until"].as_u64().expect("until when");
+    let now = SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    assert!(until >= now + 29 * 24 * 3600, "paused for the suspension: {until}");
+    let page = b.page("/factor").await;
+    assert!(page.contains("Paused after a fraud report"), "{page}");
+    assert!(page.contains(&format!("data-unix=\"{until}\"")), "{page}");
+    // It goes on with another method (the app's next code is a step away: a recovery code).
+    let codes = r["challenge"]["alternatives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == "recovery_codes")
+        .unwrap()["factor"]
+        .clone();
+    assert_eq!(b.post("/api/login/select", json!({"factor": codes})).await["ok"], true);
+    let r = b.post("/api/login/code", json!({"code": recovery})).await;
+    assert_eq!(r["ok"], true, "the login goes on: {r}");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -109,6 +109,24 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// What the phone shows about a request: who, when (local time), from where (the location only
 /// when there is one), and what to type.
+/// What the server said an answer did (the `state` of its reply), for the person holding
+/// the phone, and whether it went as asked.
+fn outcome(state: &str) -> (&'static str, bool) {
+    match state {
+        "approved" => ("approved: the sign-in goes on in the browser", true),
+        "number_mismatch" => (
+            "NOT approved: the number you chose was not the one on the screen. Nothing was approved; if you are signing in, start again and pick the number shown.",
+            false,
+        ),
+        "denied" => ("denied: the sign-in was refused", true),
+        "fraud_reported" => (
+            "reported: the sign-in was refused and push approvals are paused. Change your password soon: whoever tried knows it.",
+            true,
+        ),
+        _ => ("the server did not say what happened to the answer", false),
+    }
+}
+
 fn describe(purpose: Purpose, c: &SignInContext, offset_minutes: i32) -> String {
     let local = c.time.cast_signed().saturating_add(i64::from(offset_minutes) * 60);
     let (days, secs) = (local.div_euclid(86_400), local.rem_euclid(86_400));
@@ -126,7 +144,12 @@ fn describe(purpose: Purpose, c: &SignInContext, offset_minutes: i32) -> String 
         .collect();
     let (what, number) = match purpose {
         Purpose::Activation => ("activation of this phone", "the number on the enrollment page"),
-        _ => ("sign-in", "the number on the login screen"),
+        Purpose::PasswordReset => (
+            "PASSWORD RESET (deny and report it if you did not ask for one)",
+            "the number on the reset page",
+        ),
+        Purpose::StepUp => ("confirmation of a change to the account", "the number on the page"),
+        Purpose::Login => ("sign-in", "the number on the login screen"),
     };
     format!(
         "{what} for {}\n  at {when}\n  from {}\napprove with `push-device approve <{number}>`, or `deny`, or `report`",
@@ -274,8 +297,14 @@ fn main() {
             let answer = device
                 .answer(&verified, decision, number, &sys)
                 .unwrap_or_else(|e| fail(&e.to_string()));
-            post(&format!("{}/push/respond", server(&offer)), &answer).unwrap_or_else(|e| fail(&e));
-            println!("sent: {cmd}");
+            let reply = post(&format!("{}/push/respond", server(&offer)), &answer)
+                .unwrap_or_else(|e| fail(&e));
+            let state: serde_json::Value = serde_json::from_str(&reply).unwrap_or_default();
+            let (said, ok) = outcome(state["state"].as_str().unwrap_or(""));
+            println!("{said}");
+            if !ok {
+                std::process::exit(1);
+            }
         }
         Some("codes") => {
             let (_, device, _) = load(&state_path);
@@ -330,6 +359,23 @@ mod tests {
         let activation = describe(Purpose::Activation, &context(""), 0);
         assert!(activation.starts_with("activation of this phone"), "{activation}");
         assert!(activation.contains("the number on the enrollment page"), "{activation}");
+        let reset = describe(Purpose::PasswordReset, &context(""), 0);
+        assert!(reset.starts_with("PASSWORD RESET"), "{reset}");
+        assert!(reset.contains("did not ask for one"), "{reset}");
+        let step_up = describe(Purpose::StepUp, &context(""), 0);
+        assert!(step_up.starts_with("confirmation of a change"), "{step_up}");
+    }
+
+    #[test]
+    fn the_phone_says_what_its_answer_did() {
+        assert!(outcome("approved").1);
+        let (said, ok) = outcome("number_mismatch");
+        assert!(!ok, "a wrong number is no success");
+        assert!(said.starts_with("NOT approved") && said.contains("not the one"), "{said}");
+        assert!(outcome("denied").0.starts_with("denied"));
+        let (said, ok) = outcome("fraud_reported");
+        assert!(ok && said.contains("paused") && said.contains("password"), "{said}");
+        assert!(!outcome("").1, "no state: not said to have worked");
     }
 
     #[cfg(unix)]

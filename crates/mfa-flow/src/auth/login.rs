@@ -541,8 +541,16 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             FactorData::Push(device) => {
                 let history = self.push_history(account.id, now).await?;
                 let context = self.sign_in_context(client, now);
-                let request =
-                    ChallengeRequest { purpose: Purpose::Login, flow: id.as_bytes(), context };
+                // The phone says what it is approving: a sign-in, a password reset, or a
+                // step-up.
+                let purpose = if flow.reset {
+                    Purpose::PasswordReset
+                } else if flow.step_up.is_some() {
+                    Purpose::StepUp
+                } else {
+                    Purpose::Login
+                };
+                let request = ChallengeRequest { purpose, flow: id.as_bytes(), context };
                 let issued = self
                     .with_rng(|r| self.services.push.issue(device, request, &history, now, r))
                     .map_err(|_| LoginError::MethodUnavailable)?;

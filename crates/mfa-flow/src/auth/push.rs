@@ -137,7 +137,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         &self,
         response_json: &str,
         now: SystemTime,
-    ) -> Result<(), LoginError> {
+    ) -> Result<ChallengeState, LoginError> {
         let msg: mfa_push::ResponseMessage =
             serde_json::from_str(response_json).map_err(|_| LoginError::Malformed)?;
         let id = URL_SAFE_NO_PAD.encode(&msg.challenge_id);
@@ -176,6 +176,6 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 self.notify(&a, notice, &id, now).await;
             }
         }
-        Ok(())
+        Ok(answered.state)
     }
 }

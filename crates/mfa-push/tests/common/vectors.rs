@@ -73,6 +73,18 @@ fn compute_vectors() -> Vec<(&'static str, String)> {
         mfa_push::Purpose::Login,
         &ctx.hash(),
     );
+    // The same challenge sent for a password reset: only the purpose byte differs.
+    let reset = mfa_push::challenge_input(
+        SERVER,
+        KID,
+        &DEVICE_ID,
+        &CHALLENGE_ID,
+        &NONCE,
+        ISSUED,
+        EXPIRES,
+        mfa_push::Purpose::PasswordReset,
+        &ctx.hash(),
+    );
     let response = mfa_push::response_input(
         SERVER,
         &DEVICE_ID,
@@ -91,6 +103,8 @@ fn compute_vectors() -> Vec<(&'static str, String)> {
         ("context_hash", hex(&ctx.hash())),
         ("challenge_input", hex(&challenge)),
         ("challenge_signature", hex(server_key.sign(&challenge).as_ref())),
+        ("challenge_input_password_reset", hex(&reset)),
+        ("challenge_signature_password_reset", hex(server_key.sign(&reset).as_ref())),
         ("response_input", hex(&response)),
     ]
 }

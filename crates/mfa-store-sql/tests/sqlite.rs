@@ -56,6 +56,20 @@ async fn group_scenarios_hold_on_sqlite() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The attacker model (`mfa_testkit::attacker`), a shorter run on SQLite (a file per run).
+#[test]
+fn the_attacker_model_holds_on_sqlite() {
+    let dir = test_dir("attacker");
+    let cases =
+        std::env::var("MFA_MODEL_CASES_SQLITE").ok().and_then(|c| c.parse().ok()).unwrap_or(120);
+    mfa_testkit::attacker::check(
+        || async { SqlStore::connect(&url(&fresh_file(&dir))).await.unwrap() },
+        cases,
+        20,
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn flow_scenarios_hold_on_sqlite() {
     let dir = test_dir("flows");

@@ -15,6 +15,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod attacker;
 pub mod conformance;
 pub mod flows;
 pub mod groups;

@@ -497,7 +497,9 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
     }
 
     /// The phone registers under an offer (taken once). Returns the JSON response for the
-    /// phone. The device stays inactive until its activation challenge is approved.
+    /// phone. The device is kept aside, not on the account: it becomes a factor only when its
+    /// activation is approved and the enrolling session sees it (so whoever photographs the
+    /// QR code and registers first adds nothing to the account).
     ///
     /// # Errors
     /// [`LoginError::Malformed`], [`LoginError::FlowExpired`] (no such offer, or used),
@@ -532,7 +534,14 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             data: FactorData::Push(Box::new(registered.device.clone())),
             suspended: None,
         };
-        self.store.add_factor(&factor).await?;
+        let device_key = URL_SAFE_NO_PAD.encode(&registered.device.id);
+        self.store
+            .put_flow(
+                &flow_key("pushdev", &device_key),
+                &serde_json::to_vec(&factor)?,
+                now + self.config.enrollment_ttl,
+            )
+            .await?;
         if let Some(seed) = &registered.offline_totp_seed {
             let sealed = self
                 .with_rng(|r| {
@@ -566,7 +575,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         self.store
             .put_flow(
                 &flow_key("pushreg", &eid),
-                factor.id.0.as_bytes(),
+                device_key.as_bytes(),
                 now + self.config.enrollment_ttl,
             )
             .await?;
@@ -595,14 +604,9 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                     self.put_enrollment(flow, &e, now).await?;
                     return Ok(PushEnrollmentStatus::WaitingForDevice);
                 };
-                let fid = FactorId(Uuid::from_slice(&fid).map_err(|_| LoginError::Internal)?);
-                let factor = self
-                    .store
-                    .factors(*account)
-                    .await?
-                    .into_iter()
-                    .find(|f| f.id == fid)
-                    .ok_or(LoginError::Internal)?;
+                let device_key = String::from_utf8(fid).map_err(|_| LoginError::Internal)?;
+                let factor = self.pending_device(&device_key, now).await?;
+                let fid = factor.id;
                 let FactorData::Push(device) = &factor.data else {
                     return Err(LoginError::Internal);
                 };
@@ -642,19 +646,16 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                     }
                     ChallengeState::Approved => {
                         let account_rec = self.account_of(session).await?;
-                        let mut f = self
-                            .store
-                            .factors(*account)
-                            .await?
-                            .into_iter()
-                            .find(|f| f.id == *factor)
-                            .ok_or(LoginError::Internal)?;
-                        // The phone approved its activation: activate it for this session.
+                        let device_key = URL_SAFE_NO_PAD.encode(&record.device_id);
+                        let mut f = self.pending_device(&device_key, now).await?;
+                        let _ =
+                            self.store.take_flow(&flow_key("pushdev", &device_key), now).await?;
+                        // The phone approved its activation: it joins the account, active,
+                        // for this session.
                         if let FactorData::Push(device) = &mut f.data {
                             device.active = true;
                         }
-                        f.version += 1;
-                        self.change_factors_for(session, FactorChange::Update(f.clone())).await?;
+                        self.change_factors_for(session, FactorChange::Add(f.clone())).await?;
                         if let Some(seed) = self
                             .store
                             .take_flow(&flow_key("pushseed", &factor.to_string()), now)
@@ -671,8 +672,9 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                         Ok(PushEnrollmentStatus::Enrolled(Box::new(enrolled)))
                     }
                     _ => {
-                        // Wrong number or denied: the device is removed.
-                        let _ = self.store.remove_factor(*account, *factor).await;
+                        // Wrong number or denied: the device is dropped.
+                        let device_key = URL_SAFE_NO_PAD.encode(&record.device_id);
+                        let _ = self.store.take_flow(&flow_key("pushdev", &device_key), now).await;
                         let _ = self
                             .store
                             .take_flow(&flow_key("pushseed", &factor.to_string()), now)
@@ -682,5 +684,19 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 }
             }
         }
+    }
+
+    /// A registered phone waiting for its activation (kept aside, not on the account).
+    pub(super) async fn pending_device(
+        &self,
+        device_key: &str,
+        now: SystemTime,
+    ) -> Result<Factor, LoginError> {
+        let bytes = self
+            .store
+            .get_flow(&flow_key("pushdev", device_key), now)
+            .await?
+            .ok_or(LoginError::FlowExpired)?;
+        Ok(serde_json::from_slice(&bytes)?)
     }
 }

@@ -27,8 +27,11 @@ pub(super) const fn label(kind: FactorKind) -> FactorLabel {
 impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
     /// Mails `notice` to the account's address, unless the same kind of notice about the same
     /// thing (`about`: a factor's name, a browser and address …) went there within
-    /// [`crate::AuthConfig::notice_repeat_window`]. A notice follows a change that has
-    /// happened: a mail that cannot be sent does not undo it (the audit log has the event).
+    /// [`crate::AuthConfig::notice_repeat_window`] (the fold is for what strangers can
+    /// repeat: new-browser sign-ins, reports); a change only the account can make (password,
+    /// recovery codes …) passes a fresh `about`, so each is told. A notice follows a change
+    /// that has happened: a mail that cannot be sent does not undo it (the audit log has the
+    /// event).
     pub(super) async fn notify(
         &self,
         account: &Account,

@@ -95,6 +95,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         &self,
         account: &str,
         device_id: &[u8],
+        now: SystemTime,
     ) -> Result<(Factor, mfa_push::DeviceRecord), LoginError> {
         let account = AccountId(Uuid::parse_str(account).map_err(|_| LoginError::Malformed)?);
         for f in self.store.factors(account).await? {
@@ -105,7 +106,17 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 return Ok((f, d));
             }
         }
-        Err(LoginError::MethodUnavailable)
+        // A phone registered and waiting for its activation is not on the account yet.
+        match self.pending_device(&URL_SAFE_NO_PAD.encode(device_id), now).await {
+            Ok(f) if f.account == account => match &f.data {
+                FactorData::Push(d) => {
+                    let d = (**d).clone();
+                    Ok((f, d))
+                }
+                _ => Err(LoginError::MethodUnavailable),
+            },
+            _ => Err(LoginError::MethodUnavailable),
+        }
     }
 
     /// The phone's signed fetch of a challenge (after a push hint): the signed challenge.
@@ -121,7 +132,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             serde_json::from_str(request_json).map_err(|_| LoginError::Malformed)?;
         let id = URL_SAFE_NO_PAD.encode(&req.challenge_id);
         let record = self.load_push(&id, now).await?.ok_or(LoginError::MethodUnavailable)?;
-        let (_, device) = self.push_device(&record.account, &record.device_id).await?;
+        let (_, device) = self.push_device(&record.account, &record.device_id, now).await?;
         self.services
             .push
             .fetch(&device, &record, request_json, now)
@@ -147,7 +158,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             .await?
             .ok_or(LoginError::MethodUnavailable)?;
         let record: ChallengeRecord = serde_json::from_slice(&bytes)?;
-        let device = self.push_device(&record.account, &record.device_id).await;
+        let device = self.push_device(&record.account, &record.device_id, now).await;
         let answered = device.as_ref().map_err(Clone::clone).and_then(|(_, d)| {
             self.services
                 .push

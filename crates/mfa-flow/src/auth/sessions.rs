@@ -714,7 +714,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             remaining: consumed.remaining,
             at: now,
         };
-        self.notify(account, notice, &consumed.remaining.to_string(), now).await;
+        self.notify(account, notice, &self.random_id(), now).await;
         Ok(true)
     }
 

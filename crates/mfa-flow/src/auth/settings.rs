@@ -166,7 +166,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             name,
             at: now,
         };
-        self.notify(&account, notice, &format!("{factor}\u{0}{}", unix(now)), now).await;
+        self.notify(&account, notice, &self.random_id(), now).await;
         Ok(())
     }
 
@@ -236,7 +236,8 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         let codes = self.issue_recovery_codes(session, old.as_ref(), now).await?;
         let notice =
             Notice::RecoveryCodesRegenerated { product: self.config.product.clone(), at: now };
-        self.notify(&account, notice, &unix(now).to_string(), now).await;
+        // Every change is told, however close to the last (never folded into another).
+        self.notify(&account, notice, &self.random_id(), now).await;
         Ok(codes)
     }
 
@@ -309,7 +310,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         self.store.update_account(&account).await?;
         self.audit_from(now, AuditEvent::PasswordChanged { account: account.id }, session.actor());
         let notice = Notice::PasswordChanged { product: self.config.product.clone(), at: now };
-        self.notify(&account, notice, &unix(now).to_string(), now).await;
+        self.notify(&account, notice, &self.random_id(), now).await;
         self.after_revocation(&account, Some(session), RevocationReason::PasswordChanged, now)
             .await?
             .ok_or(LoginError::NotSignedIn)

@@ -5,14 +5,17 @@
 //! the smallest sequence found, to replay as an ordinary scenario test).
 //!
 //! The owner knows the password, holds an authenticator app and the recovery codes, reads the
-//! mailbox and (when the stolen thing is the enrollment QR code) a phone. The attacker holds
-//! one of [`Stolen`] and nothing else: everything else it tries is a guess.
+//! mailbox (of every address it had), and has enrolled a security key or begun a push
+//! enrollment when that is what was stolen. The attacker holds one of [`Stolen`] and nothing
+//! else: everything else it tries is a guess.
 //!
 //! Checked after every step:
 //! - the attacker never holds a session at AAL2 or above (a stolen session cookie is the
 //!   owner's own session, not one the attacker made: it is checked by the next two instead);
 //! - the attacker never changes the password, the address, the factors or the recovery codes
-//!   (the account's security state moves only with the owner's own changes);
+//!   (the account's security state moves only with the owner's own changes — and the one
+//!   designed exception: an earlier address's "undo" link, read in that mailbox, gives the
+//!   login back to that address, never to one the owner did not have);
 //! - a session that was ended or revoked never works again;
 //! - every change the owner made mailed the notice the policy promises;
 //! - at the end, after the longest documented wait (15 minutes), the owner signs in with the
@@ -27,6 +30,8 @@ use mfa_flow::{
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+use webauthn_authenticator_rs::WebauthnAuthenticator as _;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
 use crate::{TestEnv, TotpApp, at, test_auth_on};
 
@@ -48,6 +53,8 @@ pub enum Stolen {
     RecoveryCode,
     /// A photograph of the push enrollment QR code the owner used.
     PushQr,
+    /// The owner's security key itself: it answers any WebAuthn challenge (no password).
+    SecurityKey,
 }
 
 /// What someone may do at a step.
@@ -85,6 +92,13 @@ pub enum Act {
     AttackerWithCookie(u8),
     /// The attacker registers its own phone with the photographed enrollment code.
     AttackerEnrollsPhone,
+    /// The attacker answers its sign-in with the security key (the stolen one, or its own).
+    AttackerKey,
+    /// The owner moves the account to a new address and confirms it from the new mailbox.
+    OwnerChangesEmail,
+    /// The attacker opens the newest address-change link in the mailbox it reads (the
+    /// old address's "undo" link, or the new one's confirmation).
+    AttackerOpensChangeLink,
 }
 
 fn act() -> impl Strategy<Value = Act> {
@@ -102,6 +116,9 @@ fn act() -> impl Strategy<Value = Act> {
         2 => Just(Act::AttackerReset),
         2 => (0u8..6).prop_map(Act::AttackerWithCookie),
         1 => Just(Act::AttackerEnrollsPhone),
+        1 => Just(Act::AttackerKey),
+        1 => Just(Act::OwnerChangesEmail),
+        1 => Just(Act::AttackerOpensChangeLink),
     ]
 }
 
@@ -113,6 +130,7 @@ fn stolen() -> impl Strategy<Value = Stolen> {
         Just(Stolen::PhishedCode),
         Just(Stolen::RecoveryCode),
         Just(Stolen::PushQr),
+        Just(Stolen::SecurityKey),
     ]
 }
 
@@ -131,6 +149,11 @@ struct Security {
 }
 
 struct Owner {
+    /// The address the account signs in with now, and the ones it had before.
+    email: String,
+    earlier_emails: Vec<String>,
+    /// Addresses the owner asked to move to.
+    requested: Vec<String>,
     password: String,
     app: TotpApp,
     /// The last time step whose code was used (codes are single use).
@@ -147,6 +170,7 @@ struct Attacker {
     recovery: Option<String>,
     cookie: Option<String>,
     offer: Option<String>,
+    key: Option<SoftPasskey>,
     mailbox: bool,
     device: Option<String>,
     flow: Option<String>,
@@ -222,7 +246,11 @@ impl<S: Store> World<S> {
     /// The owner signs in with the password and the app: a session, or why not.
     async fn owner_sign_in(&mut self) -> Result<(), String> {
         let client = owner_browser(self.owner.device.as_ref());
-        let step = self.e.auth.login(EMAIL, &self.owner.password, &client, at(self.t)).await;
+        let step = self
+            .e
+            .auth
+            .login(&self.owner.email.clone(), &self.owner.password, &client, at(self.t))
+            .await;
         let c = match step {
             Ok(LoginStep::Challenge(c)) => c,
             other => return Err(format!("the owner's password: {other:?}")),
@@ -284,6 +312,29 @@ impl<S: Store> World<S> {
         })
     }
 
+    /// The newest address-change link mailed (to `to`, or to any of the owner's addresses):
+    /// its token, and whether it is an undo (revert or cancel) rather than a confirmation.
+    fn change_link(&self, to: Option<&str>) -> Option<(String, bool)> {
+        let token = |link: &str| link.rsplit_once("token=").map(|(_, t)| t.to_owned());
+        self.e.outbox.sent().into_iter().rev().find_map(|(addr, n)| {
+            if to.is_some_and(|to| addr.as_typed() != to) {
+                return None;
+            }
+            match n {
+                Notice::ConfirmNewAddress { confirm_link, .. } => {
+                    token(&confirm_link).map(|t| (t, false))
+                }
+                Notice::EmailChangedOld { revert_link, .. } => {
+                    token(&revert_link).map(|t| (t, true))
+                }
+                Notice::EmailChangeRequested { cancel_link, .. } => {
+                    token(&cancel_link).map(|t| (t, true))
+                }
+                _ => None,
+            }
+        })
+    }
+
     /// A code the attacker types: the phished one while it holds it, else a guess.
     fn attacker_code(&self) -> String {
         self.attacker.phished.as_ref().map_or_else(|| "000000".to_owned(), |(c, _)| c.clone())
@@ -299,6 +350,7 @@ impl<S: Store> World<S> {
                 | Act::OwnerChangePassword
                 | Act::OwnerNewRecoveryCodes
                 | Act::OwnerEndOthers
+                | Act::OwnerChangesEmail
         );
         match a {
             Act::Wait(s) => self.t += s,
@@ -362,7 +414,7 @@ impl<S: Store> World<S> {
             Act::AttackerSignIn => {
                 let pw = self.attacker.password.clone().unwrap_or_else(|| "a guess!".into());
                 let client = attacker_browser(self.attacker.device.as_ref());
-                match self.e.auth.login(EMAIL, &pw, &client, now).await {
+                match self.e.auth.login(&self.owner.email, &pw, &client, now).await {
                     Ok(LoginStep::Challenge(c)) => self.attacker.flow = Some(c.flow),
                     Ok(LoginStep::MustEnroll { session_token, .. }) => {
                         self.attacker.sessions.push(session_token.expose_secret().to_owned());
@@ -399,7 +451,7 @@ impl<S: Store> World<S> {
             }
             Act::AttackerSignInLink => {
                 let client = attacker_browser(self.attacker.device.as_ref());
-                let _ = self.e.auth.send_sign_in_link(EMAIL, &client, now).await;
+                let _ = self.e.auth.send_sign_in_link(&self.owner.email, &client, now).await;
                 if self.attacker.mailbox
                     && let Some(token) = self.mailed_link(false)
                     && let Ok(device) = self.e.auth.redeem_sign_in_link(&token, now).await
@@ -409,7 +461,7 @@ impl<S: Store> World<S> {
             }
             Act::AttackerReset => {
                 let client = attacker_browser(self.attacker.device.as_ref());
-                let _ = self.e.auth.begin_password_reset(EMAIL, &client, now).await;
+                let _ = self.e.auth.begin_password_reset(&self.owner.email, &client, now).await;
                 if self.attacker.mailbox
                     && let Some(token) = self.mailed_link(true)
                     && let Ok(step) = self.e.auth.redeem_password_reset(&token, &client, now).await
@@ -469,6 +521,100 @@ impl<S: Store> World<S> {
                             }
                         }
                     };
+                }
+            }
+            Act::OwnerChangesEmail => {
+                if let Some(s) = self.owner_fresh_session().await {
+                    let next = format!("owner+{}@example.com", self.owner.earlier_emails.len() + 1);
+                    let now = at(self.t);
+                    let started =
+                        self.e.auth.change_email(&s, &self.owner.password, &next, now).await;
+                    self.owner.requested.push(next.clone());
+                    // The owner opens the confirmation in the new mailbox.
+                    let confirmed = match (started, self.change_link(Some(&next))) {
+                        (Ok(_), Some((token, false))) => {
+                            self.e.auth.confirm_email_change(&token, now).await.is_ok()
+                        }
+                        _ => false,
+                    };
+                    if confirmed {
+                        let old = std::mem::replace(&mut self.owner.email, next);
+                        self.owner.earlier_emails.push(old);
+                        // Only the session that made the change lives on.
+                        self.revoked.extend(self.attacker.sessions.iter().cloned());
+                        self.revoked.extend(self.attacker.cookie.iter().cloned());
+                    }
+                }
+            }
+            Act::AttackerOpensChangeLink => {
+                if self.attacker.mailbox
+                    && let Some((token, undo)) = self.change_link(None)
+                {
+                    let opened = if undo {
+                        self.e.auth.revert_email_change(&token, now).await.map(|_| ())
+                    } else {
+                        self.e.auth.confirm_email_change(&token, now).await.map(|_| ())
+                    };
+                    if opened.is_ok() {
+                        // The undo link of an earlier address gives the login back to it, by
+                        // design (it is what saves an owner whose address was changed by
+                        // someone else), and ends every session; a confirmation link
+                        // completes the owner's own move. Never to an address the owner did
+                        // not have or ask for; never the password or a factor.
+                        let a = self.e.auth.store().account(self.account).await.unwrap().unwrap();
+                        let restored = a.email.as_typed().to_owned();
+                        if restored != self.owner.email {
+                            // An undo gives the login back to an earlier address; a
+                            // confirmation completes a move the owner asked for.
+                            let known = if undo {
+                                &self.owner.earlier_emails
+                            } else {
+                                &self.owner.requested
+                            };
+                            if !known.contains(&restored) {
+                                return Err(format!("a mailed link moved the login to {restored}"));
+                            }
+                            self.owner
+                                .earlier_emails
+                                .push(std::mem::replace(&mut self.owner.email, restored));
+                        }
+                        self.revoked.extend(self.owner.session.take().map(|(_, t)| t));
+                        self.revoked.extend(self.attacker.cookie.iter().cloned());
+                        let mut expected = self.security.clone();
+                        expected.email.clone_from(&self.owner.email);
+                        if self.security().await != expected {
+                            return Err("a mailed link changed more than the address".into());
+                        }
+                        self.security = expected;
+                    }
+                }
+            }
+            Act::AttackerKey => {
+                if let (Some(flow), Some(key)) =
+                    (self.attacker.flow.clone(), self.attacker.key.as_mut())
+                {
+                    let client = attacker_browser(self.attacker.device.as_ref());
+                    let view = self.e.auth.pending_login(&flow, now).await.ok();
+                    let pick = view.and_then(|v| {
+                        v.alternatives
+                            .iter()
+                            .chain([&v.method])
+                            .find(|m| m.kind == FactorKind::SecurityKey)
+                            .map(|m| m.factor)
+                    });
+                    if let Some(factor) = pick
+                        && let Ok(LoginStep::Challenge(c)) =
+                            self.e.auth.select_method(&flow, factor, &client, now).await
+                        && let mfa_flow::Prompt::WebAuthn { options } = c.prompt
+                        && let Ok(assertion) = key.do_authentication(
+                            url::Url::parse(crate::ORIGIN).unwrap(),
+                            serde_json::from_str(&options).unwrap(),
+                        )
+                    {
+                        let json = serde_json::to_string(&assertion).unwrap();
+                        let step = self.e.auth.submit_webauthn(&flow, &json, now).await;
+                        self.attacker_finish(step);
+                    }
                 }
             }
             Act::AttackerEnrollsPhone => {
@@ -558,6 +704,9 @@ async fn world<S: Store>(store: S, stolen: Stolen) -> World<S> {
         account,
         t: 60,
         owner: Owner {
+            email: EMAIL.into(),
+            earlier_emails: Vec::new(),
+            requested: Vec::new(),
             password: PW.into(),
             app,
             last_step: first_step,
@@ -590,6 +739,17 @@ async fn world<S: Store>(store: S, stolen: Stolen) -> World<S> {
             w.attacker.phished = Some((code, w.t));
         }
         Stolen::RecoveryCode => w.attacker.recovery = w.owner.recovery_codes.first().cloned(),
+        Stolen::SecurityKey => {
+            let s = w.owner_fresh_session().await.unwrap();
+            let (flow, options) =
+                w.e.auth.begin_webauthn(&s, FactorKind::SecurityKey, at(w.t)).await.unwrap();
+            let mut key = SoftPasskey::new(false);
+            let origin = url::Url::parse(crate::ORIGIN).unwrap();
+            let reg = key.do_registration(origin, serde_json::from_str(&options).unwrap()).unwrap();
+            let reg = serde_json::to_string(&reg).unwrap();
+            w.e.auth.finish_webauthn(&s, &flow, &reg, "YubiKey", at(w.t)).await.unwrap();
+            w.attacker.key = Some(key);
+        }
         Stolen::PushQr => {
             let s = w.owner_fresh_session().await.unwrap();
             let (_, uri) = w.e.auth.begin_push(&s, at(w.t)).await.unwrap();

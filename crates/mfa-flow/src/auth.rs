@@ -850,6 +850,16 @@ fn webauthn_of(factors: &[Factor]) -> Vec<WebauthnCredential> {
 
 /// How long push challenge records and an account's push log are kept (fatigue limits look
 /// back up to the fraud suspension).
+/// The kinds a user may add (when the rules allow them), best first.
+const ENROLLABLE: [FactorKind; 6] = [
+    FactorKind::SecurityKey,
+    FactorKind::Passkey,
+    FactorKind::BiometricKey,
+    FactorKind::Push,
+    FactorKind::Totp,
+    FactorKind::EmailCode,
+];
+
 const PUSH_RECORD_TTL: Duration = Duration::from_secs(31 * 24 * 3600);
 
 fn flow_key(prefix: &str, id: &str) -> String {

@@ -88,7 +88,7 @@ pub enum Act {
     AttackerReset,
     /// The attacker uses the stolen cookie for a change (`0`: the password, `1`: the
     /// address, `2`: remove a factor, `3`: new recovery codes, `4`: end the other sessions,
-    /// `5`: a step-up with a guess).
+    /// `5`: enroll its own authenticator app, `6`: a step-up with a guess).
     AttackerWithCookie(u8),
     /// The attacker registers its own phone with the photographed enrollment code.
     AttackerEnrollsPhone,
@@ -114,7 +114,7 @@ fn act() -> impl Strategy<Value = Act> {
         2 => Just(Act::AttackerRecoveryCode),
         1 => Just(Act::AttackerSignInLink),
         2 => Just(Act::AttackerReset),
-        2 => (0u8..6).prop_map(Act::AttackerWithCookie),
+        2 => (0u8..7).prop_map(Act::AttackerWithCookie),
         1 => Just(Act::AttackerEnrollsPhone),
         1 => Just(Act::AttackerKey),
         1 => Just(Act::OwnerChangesEmail),
@@ -144,7 +144,7 @@ pub fn runs(max_steps: usize) -> impl Strategy<Value = (Stolen, Vec<Act>)> {
 struct Security {
     email: String,
     password_hash: String,
-    factors: Vec<(String, FactorKind)>,
+    factors: Vec<(String, FactorKind, bool)>,
     recovery_codes: String,
 }
 
@@ -160,6 +160,8 @@ struct Owner {
     last_step: u64,
     recovery_codes: Vec<String>,
     session: Option<(Session, String)>,
+    /// Every session token the owner was given.
+    tokens: Vec<String>,
     device: Option<String>,
 }
 
@@ -209,12 +211,12 @@ impl<S: Store> World<S> {
     async fn security(&self) -> Security {
         let store = self.e.auth.store();
         let a = store.account(self.account).await.unwrap().unwrap();
-        let mut factors: Vec<(String, FactorKind)> = store
+        let mut factors: Vec<(String, FactorKind, bool)> = store
             .factors(self.account)
             .await
             .unwrap()
             .iter()
-            .map(|f| (f.id.to_string(), f.kind))
+            .map(|f| (f.id.to_string(), f.kind, f.suspended.is_some()))
             .collect();
         factors.sort();
         let codes = store
@@ -275,6 +277,7 @@ impl<S: Store> World<S> {
             Ok(LoginStep::Authenticated(done)) => {
                 self.owner.device = Some(done.known_device.clone());
                 let token = done.session_token.expose_secret().to_owned();
+                self.owner.tokens.push(token.clone());
                 self.owner.session = Some((done.session, token));
                 Ok(())
             }
@@ -314,21 +317,22 @@ impl<S: Store> World<S> {
 
     /// The newest address-change link mailed (to `to`, or to any of the owner's addresses):
     /// its token, and whether it is an undo (revert or cancel) rather than a confirmation.
-    fn change_link(&self, to: Option<&str>) -> Option<(String, bool)> {
+    fn change_link(&self, to: Option<&str>) -> Option<(String, bool, String)> {
         let token = |link: &str| link.rsplit_once("token=").map(|(_, t)| t.to_owned());
         self.e.outbox.sent().into_iter().rev().find_map(|(addr, n)| {
-            if to.is_some_and(|to| addr.as_typed() != to) {
+            let addr = addr.as_typed().to_owned();
+            if to.is_some_and(|to| addr != to) {
                 return None;
             }
             match n {
                 Notice::ConfirmNewAddress { confirm_link, .. } => {
-                    token(&confirm_link).map(|t| (t, false))
+                    token(&confirm_link).map(|t| (t, false, addr))
                 }
                 Notice::EmailChangedOld { revert_link, .. } => {
-                    token(&revert_link).map(|t| (t, true))
+                    token(&revert_link).map(|t| (t, true, addr))
                 }
                 Notice::EmailChangeRequested { cancel_link, .. } => {
-                    token(&cancel_link).map(|t| (t, true))
+                    token(&cancel_link).map(|t| (t, true, addr))
                 }
                 _ => None,
             }
@@ -373,9 +377,11 @@ impl<S: Store> World<S> {
                     {
                         self.owner.password = next;
                         let mine = self.owner.session.as_ref().map(|(_, t)| t.clone());
-                        // Every other session ends.
+                        // Every other session ends, the owner's earlier ones too.
                         self.revoked.extend(self.attacker.sessions.iter().cloned());
                         self.revoked.extend(self.attacker.cookie.iter().cloned());
+                        let others = self.owner.tokens.iter().filter(|t| Some(*t) != mine.as_ref());
+                        self.revoked.extend(others.cloned());
                         if let Some(token) = mine {
                             self.owner.session = Some((kept, token));
                         }
@@ -404,11 +410,13 @@ impl<S: Store> World<S> {
                 }
             }
             Act::OwnerEndOthers => {
-                if let Some((s, _)) = self.owner.session.clone()
+                if let Some((s, mine)) = self.owner.session.clone()
                     && self.e.auth.end_other_sessions(&s, now).await.is_ok()
                 {
                     self.revoked.extend(self.attacker.sessions.iter().cloned());
                     self.revoked.extend(self.attacker.cookie.iter().cloned());
+                    let others = self.owner.tokens.iter().filter(|t| **t != mine);
+                    self.revoked.extend(others.cloned());
                 }
             }
             Act::AttackerSignIn => {
@@ -511,6 +519,17 @@ impl<S: Store> World<S> {
                         }
                         3 => auth.regenerate_recovery_codes(&s, now).await.map(|_| ()),
                         4 => auth.end_other_sessions(&s, now).await.map(|_| ()),
+                        5 => match auth.begin_totp(&s, now).await {
+                            // Its own authenticator app on the owner's account.
+                            Ok(en) => {
+                                let app = TotpApp::scan(&en.uri).unwrap();
+                                let code = app.code(now);
+                                auth.confirm_totp(&s, &en.flow, &code, "Mine", now)
+                                    .await
+                                    .map(|_| ())
+                            }
+                            Err(e) => Err(e),
+                        },
                         _ => {
                             let client = attacker_browser(None);
                             match auth.begin_step_up(&s, &client, now).await {
@@ -532,7 +551,7 @@ impl<S: Store> World<S> {
                     self.owner.requested.push(next.clone());
                     // The owner opens the confirmation in the new mailbox.
                     let confirmed = match (started, self.change_link(Some(&next))) {
-                        (Ok(_), Some((token, false))) => {
+                        (Ok(_), Some((token, false, _))) => {
                             self.e.auth.confirm_email_change(&token, now).await.is_ok()
                         }
                         _ => false,
@@ -548,7 +567,7 @@ impl<S: Store> World<S> {
             }
             Act::AttackerOpensChangeLink => {
                 if self.attacker.mailbox
-                    && let Some((token, undo)) = self.change_link(None)
+                    && let Some((token, undo, mailbox)) = self.change_link(None)
                 {
                     let opened = if undo {
                         self.e.auth.revert_email_change(&token, now).await.map(|_| ())
@@ -566,20 +585,27 @@ impl<S: Store> World<S> {
                         if restored != self.owner.email {
                             // An undo gives the login back to an earlier address; a
                             // confirmation completes a move the owner asked for.
-                            let known = if undo {
-                                &self.owner.earlier_emails
+                            // An undo gives the login back to the very address it was mailed to;
+                            // a confirmation completes a move the owner asked for.
+                            let fine = if undo {
+                                restored == mailbox && self.owner.earlier_emails.contains(&restored)
                             } else {
-                                &self.owner.requested
+                                self.owner.requested.contains(&restored)
                             };
-                            if !known.contains(&restored) {
+                            if !fine {
                                 return Err(format!("a mailed link moved the login to {restored}"));
                             }
                             self.owner
                                 .earlier_emails
                                 .push(std::mem::replace(&mut self.owner.email, restored));
                         }
-                        self.revoked.extend(self.owner.session.take().map(|(_, t)| t));
-                        self.revoked.extend(self.attacker.cookie.iter().cloned());
+                        if undo {
+                            // Every session ends: the owner's and whatever the attacker holds.
+                            self.revoked.extend(self.owner.tokens.iter().cloned());
+                            self.owner.session = None;
+                            self.revoked.extend(self.attacker.sessions.iter().cloned());
+                            self.revoked.extend(self.attacker.cookie.iter().cloned());
+                        }
                         let mut expected = self.security.clone();
                         expected.email.clone_from(&self.owner.email);
                         if self.security().await != expected {
@@ -639,7 +665,7 @@ impl<S: Store> World<S> {
                 }
             }
         }
-        self.check(owner_acted).await
+        self.check(owner_acted.then_some(a)).await
     }
 
     /// What the attacker's second factor answer led to.
@@ -649,7 +675,7 @@ impl<S: Store> World<S> {
         }
     }
 
-    async fn check(&mut self, owner_acted: bool) -> Result<(), String> {
+    async fn check(&mut self, owner_acted: Option<&Act>) -> Result<(), String> {
         let now = at(self.t);
         for token in &self.attacker.sessions {
             if let Ok(s) = self.e.auth.session(token, now).await
@@ -664,7 +690,29 @@ impl<S: Store> World<S> {
             }
         }
         let security = self.security().await;
-        if owner_acted {
+        if let Some(act) = owner_acted {
+            // Each of the owner's steps changes only what it is about.
+            let mut expected = self.security.clone();
+            match act {
+                Act::OwnerChangePassword => {
+                    expected.password_hash.clone_from(&security.password_hash)
+                }
+                Act::OwnerNewRecoveryCodes => {
+                    expected.recovery_codes.clone_from(&security.recovery_codes);
+                    expected.factors.retain(|f| f.1 != FactorKind::RecoveryCodes);
+                    let codes =
+                        security.factors.iter().filter(|f| f.1 == FactorKind::RecoveryCodes);
+                    expected.factors.extend(codes.cloned());
+                    expected.factors.sort();
+                }
+                Act::OwnerChangesEmail => expected.email.clone_from(&self.owner.email),
+                _ => {}
+            }
+            if security != expected {
+                return Err(format!(
+                    "{act:?} changed more than it is about: {expected:?} → {security:?}"
+                ));
+            }
             self.security = security;
         } else if security != self.security {
             return Err(format!(
@@ -678,7 +726,12 @@ impl<S: Store> World<S> {
     /// The owner gets back in after the longest documented wait.
     async fn owner_gets_back_in(&mut self) -> Result<(), String> {
         self.t += 901 + 30;
-        self.owner_sign_in().await.map_err(|e| format!("the owner is locked out: {e}"))
+        self.owner_sign_in().await.map_err(|e| format!("the owner is locked out: {e}"))?;
+        // And from a browser the account never saw (the stranger-shared throttle): after
+        // the next code step.
+        self.owner.device = None;
+        self.t += 30;
+        self.owner_sign_in().await.map_err(|e| format!("locked out on a new browser: {e}"))
     }
 }
 
@@ -712,6 +765,7 @@ async fn world<S: Store>(store: S, stolen: Stolen) -> World<S> {
             last_step: first_step,
             recovery_codes,
             session: None,
+            tokens: Vec::new(),
             device: None,
         },
         attacker: Attacker::default(),

@@ -14,7 +14,8 @@ fn no_single_stolen_thing_takes_the_account() {
 /// Found by the model: a photograph of the push enrollment QR code was enough to add a
 /// (not yet active) phone to the owner's account — whoever registered first put a factor
 /// there. A registered phone is now kept aside until its activation is approved and the
-/// enrolling session sees it.
+/// enrolling session sees it (the activation's number match stays the guard after that:
+/// see the flow README's known limit).
 #[tokio::test]
 async fn a_photographed_enrollment_code_adds_nothing_to_the_account() {
     play(MemoryStore::default(), Stolen::PushQr, &[Act::AttackerEnrollsPhone]).await.unwrap();

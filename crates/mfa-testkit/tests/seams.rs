@@ -955,3 +955,44 @@ async fn the_audit_log_names_the_client_that_acted_not_the_one_that_signed_in() 
         .unwrap();
     assert_eq!(client.unwrap().ip, "198.51.100.66", "the acting client, not the signing-in one");
 }
+
+/// A phone that reports its own activation (a stranger's phone registered with a
+/// photographed code, say) fails the enrollment and tells nobody of a "fraudulent sign-in"
+/// that never was; a refused answer to that finished challenge changes nothing.
+#[tokio::test]
+async fn a_reported_activation_fails_quietly_and_a_refused_answer_changes_nothing() {
+    let e = env();
+    let (_, signed_in, _) = user(&e, "act@example.com", 0).await;
+    let session = signed_in.session;
+    let (flow, uri) = e.auth.begin_push(&session, at(41)).await.unwrap();
+    #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
+    let sys = ring::rand::SystemRandom::new();
+    let offer = mfa_push::EnrollmentOffer::parse(&uri).unwrap();
+    let key = mfa_push::device::DeviceKey::generate(mfa_push::KeyAlgorithm::P256, &sys).unwrap();
+    let req =
+        mfa_push::device::registration_request(&offer, &key, "Evil", "t-2", at(42), &sys).unwrap();
+    let response = e.auth.push_device_register(&req, at(42)).await.unwrap();
+    let phone = mfa_push::device::EnrolledDevice::new(&offer, key, &response).unwrap();
+    let mfa_flow::PushEnrollmentStatus::ConfirmNumber { .. } =
+        e.auth.push_enrollment_status(&session, &flow, &owner(), at(43)).await.unwrap()
+    else {
+        panic!()
+    };
+    let (_, hint) = e.pushes.sent().last().cloned().unwrap();
+    let fetch = phone.fetch_request(&hint.challenge_id, at(44), &sys).unwrap();
+    let msg = e.auth.push_device_fetch(&fetch, at(44)).await.unwrap();
+    let verified = phone.verify_challenge(&msg, at(44), 30).unwrap();
+    let report = phone.answer(&verified, mfa_push::Decision::ReportFraud, 0, &sys).unwrap();
+    assert_eq!(
+        e.auth.push_device_respond(&report, at(44)).await.unwrap(),
+        mfa_push::ChallengeState::FraudReported
+    );
+    assert_eq!(notices_to(&e, "act@example.com", "push-fraud-reported"), 0, "no sign-in to report");
+    assert!(!e.audit.events().iter().any(|ev| matches!(ev, AuditEvent::PushFraudReported { .. })));
+    assert!(e.auth.push_enrollment_status(&session, &flow, &owner(), at(45)).await.is_err());
+    let factors = e.auth.store().factors(session.account).await.unwrap();
+    assert!(factors.iter().all(|f| f.kind != FactorKind::Push), "nothing enrolled");
+    // The same answer again is refused, and the finished challenge stays as it was.
+    assert!(e.auth.push_device_respond(&report, at(46)).await.is_err());
+    assert!(e.auth.push_device_fetch(&fetch, at(46)).await.is_err(), "still finished");
+}

@@ -624,17 +624,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
     }
 
     pub(super) fn enrollable(&self, account: &Account, now: SystemTime) -> Vec<FactorKind> {
-        [
-            FactorKind::SecurityKey,
-            FactorKind::Passkey,
-            FactorKind::BiometricKey,
-            FactorKind::Push,
-            FactorKind::Totp,
-            FactorKind::EmailCode,
-        ]
-        .into_iter()
-        .filter(|k| self.allows(account, *k, now))
-        .collect()
+        ENROLLABLE.into_iter().filter(|k| self.allows(account, *k, now)).collect()
     }
 
     pub(super) async fn take_login(

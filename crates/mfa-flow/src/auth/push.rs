@@ -166,8 +166,10 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
                 .map_err(|_| LoginError::WrongSecondFactor)
         });
         let Ok(answered) = answered else {
-            // Refused: the challenge goes back unchanged.
-            self.save_push(&id, &record, now).await?;
+            // Refused: the challenge goes back exactly as it was (and the account's pending-push
+            // lock, which belongs to whichever challenge holds it, is not touched).
+            let key = flow_key("push", &id);
+            self.store.put_flow(&key, &bytes, now + PUSH_RECORD_TTL).await?;
             return Err(answered.err().unwrap_or(LoginError::Internal));
         };
         let mut next = record.clone();
@@ -176,7 +178,11 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         // An approved activation does not activate the device here: the enrollment does, for
         // its session (`push_enrollment_status`), so that the device is recorded as enrolled
         // in that session, the account is told, and a revoked session activates nothing.
+        // A report on an activation is a phone refusing to be enrolled (it may be a stranger's
+        // phone registered with a photographed code): the enrollment fails, nobody is told
+        // of a sign-in that never happened.
         if answered.state == ChallengeState::FraudReported
+            && record.purpose.is_sign_in()
             && let Ok(account) = Uuid::parse_str(&record.account)
         {
             let account = AccountId(account);

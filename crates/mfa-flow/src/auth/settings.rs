@@ -9,26 +9,20 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
     pub fn rules_for(&self, account: &Account, now: SystemTime) -> RulesView {
         let facts = AccountFacts::of(account);
         let usernames = self.rules.phases(&facts);
-        let kinds = [
-            FactorKind::SecurityKey,
-            FactorKind::Passkey,
-            FactorKind::BiometricKey,
-            FactorKind::Push,
-            FactorKind::Totp,
-            FactorKind::EmailCode,
-            FactorKind::Sms,
-        ]
-        .into_iter()
-        .map(|kind| {
-            let retired = self.rules.retired(&facts, kind, now).map(|r| r.reason);
-            KindRule {
-                kind,
-                available: retired.is_none(),
-                retired,
-                retires: self.rules.scheduled(&facts, kind).map(|r| unix(r.from)),
-            }
-        })
-        .collect();
+        // What can be added, and SMS (retired, shown struck out).
+        let kinds = ENROLLABLE
+            .into_iter()
+            .chain([FactorKind::Sms])
+            .map(|kind| {
+                let retired = self.rules.retired(&facts, kind, now).map(|r| r.reason);
+                KindRule {
+                    kind,
+                    available: retired.is_none(),
+                    retired,
+                    retires: self.rules.scheduled(&facts, kind).map(|r| unix(r.from)),
+                }
+            })
+            .collect();
         RulesView {
             username_warn_from: usernames.warn_from.map(unix),
             username_refused_from: usernames.refuse_from.map(unix),

@@ -114,7 +114,7 @@ impl From<Label> for String {
 }
 
 /// What a policy may know of an account — and nothing else: a policy never fetches.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountFacts {
     /// When the account was created.
     pub created: SystemTime,

@@ -218,7 +218,7 @@ async fn a_pilot_group_loses_a_kind_first<S: Store>(store: S) {
 
 /// An administrator's session is fresh for 2 minutes after its second factor, everyone
 /// else's for the default 10.
-async fn administrators_step_up_more_often<S: Store>(store: S) {
+async fn administrators_step_up_more_often<S: Store + Clone>(store: S) {
     let e = env(store);
     let (admin, admin_app) = member(&e, "root@acme.example", "Root1", Some("acme")).await;
     e.auth
@@ -251,6 +251,18 @@ async fn administrators_step_up_more_often<S: Store>(store: S) {
         LoginError::StepUpRequired,
         "the admin's sensitive change asks for a fresh factor"
     );
+    // The operator tightens the administrators' step-up to a minute and restarts: the live
+    // session follows the rules in force, not the ones it was made under.
+    let mut tighter = AuthConfig::new("Example Portal");
+    let table = GroupTable::from_json(
+        mfa_flow::Policy::default(),
+        r#"{"roles": {"admin": {"step_up_max_age_seconds": 60}}}"#,
+    )
+    .unwrap();
+    tighter.rules = Some(Arc::new(table));
+    let restarted = test_auth_on(e.auth.store().clone(), tighter, ChangeMode::Immediate, 22);
+    assert!(restarted.auth.is_fresh(&sessions[0], at(t + 50)));
+    assert!(!restarted.auth.is_fresh(&sessions[0], at(t + 100)), "a minute now, not two");
 }
 
 /// Group and role are stored with the account; changing them ends its sessions.

@@ -146,11 +146,12 @@ pub struct Session {
     pub enrolled: Vec<FactorId>,
     /// The client that signed in.
     pub client: SessionClient,
-    /// The longest step-up age the rules gave this account when the session was made
-    /// (seconds; a change of the account's group or role ends its sessions). `None` for a
-    /// session stored before it was recorded: the rules for no account decide.
+    /// The account's facts when the session was made (a change of its group or role ends
+    /// its sessions): the rules in force decide with them at each check, so a tightened
+    /// table reaches live sessions. `None` for a session stored before they were recorded:
+    /// the rules for no account decide.
     #[serde(default)]
-    pub step_up_max_age: Option<u64>,
+    pub facts: Option<crate::AccountFacts>,
     /// The client of the request at hand, when the embedder knows it (set it after
     /// [`Auth::session`]): the audit log records who acted, which for a stolen cookie is not
     /// who signed in. Never stored.
@@ -279,7 +280,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             proof,
             enrolled: Vec::new(),
             client,
-            step_up_max_age: Some(self.rules.max_age(&crate::AccountFacts::of(account)).as_secs()),
+            facts: Some(crate::AccountFacts::of(account)),
             acting: None,
         };
         self.store.create_session(&TokenHash::of(&token).to_base64url(), &session).await?;

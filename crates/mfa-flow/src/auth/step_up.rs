@@ -19,9 +19,9 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
     /// for its account, for a sensitive action at `now` (never for an enrollment-only one).
     #[must_use]
     pub fn is_fresh(&self, session: &Session, now: SystemTime) -> bool {
-        let max_age = session
-            .step_up_max_age
-            .map_or_else(|| self.rules.max_age(&AccountFacts::unknown()), Duration::from_secs);
+        // The rules in force now, with the facts the session was made under.
+        let unknown = AccountFacts::unknown();
+        let max_age = self.rules.max_age(session.facts.as_ref().unwrap_or(&unknown));
         !session.enrollment_only
             && StepUpPolicy { max_age }.is_fresh(session.second_factor_at.map(from_unix), now)
     }

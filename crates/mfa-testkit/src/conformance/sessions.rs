@@ -36,7 +36,7 @@ pub fn session(n: u8, account: &Account) -> Session {
         proof: EnrollmentProof::NotRequired,
         enrolled: Vec::new(),
         client: SessionClient { ip: "203.0.113.7".into(), browser: "Firefox on Linux".into() },
-        step_up_max_age: None,
+        facts: None,
         acting: None,
     }
 }

@@ -28,10 +28,9 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
     /// Mails `notice` to the account's address, unless the same kind of notice about the same
     /// thing (`about`: a factor's name, a browser and address …) went there within
     /// [`crate::AuthConfig::notice_repeat_window`] (the fold is for what strangers can
-    /// repeat: new-browser sign-ins, reports); a change only the account can make (password,
-    /// recovery codes …) passes a fresh `about`, so each is told. A notice follows a change
-    /// that has happened: a mail that cannot be sent does not undo it (the audit log has the
-    /// event).
+    /// repeat: new-browser sign-ins, reports; a change only the account can make goes
+    /// through [`Self::tell`]). A notice follows a change that has happened: a mail that
+    /// cannot be sent does not undo it (the audit log has the event).
     pub(super) async fn notify(
         &self,
         account: &Account,
@@ -50,6 +49,12 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         if self.store.put_flow_new(&key, b"1", until, now).await == Err(StoreError::Conflict) {
             return;
         }
+        let _ = self.mailer.send(&account.email, &notice).await;
+    }
+
+    /// Mails `notice` about a change only the account can make (the password, recovery
+    /// codes …): every one is told, however close to the last, never folded into another.
+    pub(super) async fn tell(&self, account: &Account, notice: Notice) {
         let _ = self.mailer.send(&account.email, &notice).await;
     }
 }

@@ -715,7 +715,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             remaining: consumed.remaining,
             at: now,
         };
-        self.notify(account, notice, &self.random_id(), now).await;
+        self.tell(account, notice).await;
         Ok(true)
     }
 

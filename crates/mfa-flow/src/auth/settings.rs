@@ -160,7 +160,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
             name,
             at: now,
         };
-        self.notify(&account, notice, &self.random_id(), now).await;
+        self.tell(&account, notice).await;
         Ok(())
     }
 
@@ -230,8 +230,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         let codes = self.issue_recovery_codes(session, old.as_ref(), now).await?;
         let notice =
             Notice::RecoveryCodesRegenerated { product: self.config.product.clone(), at: now };
-        // Every change is told, however close to the last (never folded into another).
-        self.notify(&account, notice, &self.random_id(), now).await;
+        self.tell(&account, notice).await;
         Ok(codes)
     }
 
@@ -304,7 +303,7 @@ impl<S: Store, M: Mailer, P: PushSender> Auth<S, M, P> {
         self.store.update_account(&account).await?;
         self.audit_from(now, AuditEvent::PasswordChanged { account: account.id }, session.actor());
         let notice = Notice::PasswordChanged { product: self.config.product.clone(), at: now };
-        self.notify(&account, notice, &self.random_id(), now).await;
+        self.tell(&account, notice).await;
         self.after_revocation(&account, Some(session), RevocationReason::PasswordChanged, now)
             .await?
             .ok_or(LoginError::NotSignedIn)

@@ -23,10 +23,12 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 use std::future::Future;
+use std::time::SystemTime;
 
 use mfa_email_identity::{ChangeMode, Notice};
 use mfa_flow::{
-    AccountId, Assurance, AuthConfig, ClientInfo, FactorKind, LoginError, LoginStep, Session, Store,
+    AccountId, Assurance, AuthConfig, ClientInfo, FactorId, FactorKind, LoginError, LoginStep,
+    Session, Store,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
@@ -378,10 +380,7 @@ impl<S: Store> World<S> {
                         self.owner.password = next;
                         let mine = self.owner.session.as_ref().map(|(_, t)| t.clone());
                         // Every other session ends, the owner's earlier ones too.
-                        self.revoked.extend(self.attacker.sessions.iter().cloned());
-                        self.revoked.extend(self.attacker.cookie.iter().cloned());
-                        let others = self.owner.tokens.iter().filter(|t| Some(*t) != mine.as_ref());
-                        self.revoked.extend(others.cloned());
+                        self.sessions_end_but(mine.as_deref());
                         if let Some(token) = mine {
                             self.owner.session = Some((kept, token));
                         }
@@ -413,10 +412,7 @@ impl<S: Store> World<S> {
                 if let Some((s, mine)) = self.owner.session.clone()
                     && self.e.auth.end_other_sessions(&s, now).await.is_ok()
                 {
-                    self.revoked.extend(self.attacker.sessions.iter().cloned());
-                    self.revoked.extend(self.attacker.cookie.iter().cloned());
-                    let others = self.owner.tokens.iter().filter(|t| **t != mine);
-                    self.revoked.extend(others.cloned());
+                    self.sessions_end_but(Some(&mine));
                 }
             }
             Act::AttackerSignIn => {
@@ -442,15 +438,8 @@ impl<S: Store> World<S> {
             Act::AttackerRecoveryCode => {
                 if let Some(flow) = self.attacker.flow.clone() {
                     let client = attacker_browser(self.attacker.device.as_ref());
-                    let view = self.e.auth.pending_login(&flow, now).await.ok();
-                    let pick = view.and_then(|v| {
-                        v.alternatives
-                            .iter()
-                            .chain([&v.method])
-                            .find(|m| m.kind == FactorKind::RecoveryCodes)
-                            .map(|m| m.factor)
-                    });
-                    if let Some(factor) = pick {
+                    if let Some(factor) = self.offered(&flow, FactorKind::RecoveryCodes, now).await
+                    {
                         let _ = self.e.auth.select_method(&flow, factor, &client, now).await;
                         let code = self.attacker.recovery.clone().unwrap_or_else(|| "guess".into());
                         self.attacker_finish(self.e.auth.submit_code(&flow, &code, now).await);
@@ -560,8 +549,7 @@ impl<S: Store> World<S> {
                         let old = std::mem::replace(&mut self.owner.email, next);
                         self.owner.earlier_emails.push(old);
                         // Only the session that made the change lives on.
-                        self.revoked.extend(self.attacker.sessions.iter().cloned());
-                        self.revoked.extend(self.attacker.cookie.iter().cloned());
+                        self.attacker_sessions_end();
                     }
                 }
             }
@@ -601,10 +589,8 @@ impl<S: Store> World<S> {
                         }
                         if undo {
                             // Every session ends: the owner's and whatever the attacker holds.
-                            self.revoked.extend(self.owner.tokens.iter().cloned());
+                            self.sessions_end_but(None);
                             self.owner.session = None;
-                            self.revoked.extend(self.attacker.sessions.iter().cloned());
-                            self.revoked.extend(self.attacker.cookie.iter().cloned());
                         }
                         let mut expected = self.security.clone();
                         expected.email.clone_from(&self.owner.email);
@@ -616,22 +602,15 @@ impl<S: Store> World<S> {
                 }
             }
             Act::AttackerKey => {
-                if let (Some(flow), Some(key)) =
-                    (self.attacker.flow.clone(), self.attacker.key.as_mut())
+                if let Some(flow) = self.attacker.flow.clone()
+                    && self.attacker.key.is_some()
+                    && let Some(factor) = self.offered(&flow, FactorKind::SecurityKey, now).await
                 {
                     let client = attacker_browser(self.attacker.device.as_ref());
-                    let view = self.e.auth.pending_login(&flow, now).await.ok();
-                    let pick = view.and_then(|v| {
-                        v.alternatives
-                            .iter()
-                            .chain([&v.method])
-                            .find(|m| m.kind == FactorKind::SecurityKey)
-                            .map(|m| m.factor)
-                    });
-                    if let Some(factor) = pick
-                        && let Ok(LoginStep::Challenge(c)) =
-                            self.e.auth.select_method(&flow, factor, &client, now).await
+                    if let Ok(LoginStep::Challenge(c)) =
+                        self.e.auth.select_method(&flow, factor, &client, now).await
                         && let mfa_flow::Prompt::WebAuthn { options } = c.prompt
+                        && let Some(key) = self.attacker.key.as_mut()
                         && let Ok(assertion) = key.do_authentication(
                             url::Url::parse(crate::ORIGIN).unwrap(),
                             serde_json::from_str(&options).unwrap(),
@@ -666,6 +645,25 @@ impl<S: Store> World<S> {
             }
         }
         self.check(owner_acted.then_some(a)).await
+    }
+
+    /// The factor of `kind` the sign-in `flow` offers (as its method or an alternative).
+    async fn offered(&self, flow: &str, kind: FactorKind, now: SystemTime) -> Option<FactorId> {
+        let v = self.e.auth.pending_login(flow, now).await.ok()?;
+        v.alternatives.iter().chain([&v.method]).find(|m| m.kind == kind).map(|m| m.factor)
+    }
+
+    /// Every session the attacker holds (its own and the stolen cookie) ends.
+    fn attacker_sessions_end(&mut self) {
+        self.revoked.extend(self.attacker.sessions.iter().cloned());
+        self.revoked.extend(self.attacker.cookie.iter().cloned());
+    }
+
+    /// Every session ends but the owner's `keep`: the attacker's and the owner's others.
+    fn sessions_end_but(&mut self, keep: Option<&str>) {
+        self.attacker_sessions_end();
+        let others = self.owner.tokens.iter().filter(|t| Some(t.as_str()) != keep);
+        self.revoked.extend(others.cloned());
     }
 
     /// What the attacker's second factor answer led to.

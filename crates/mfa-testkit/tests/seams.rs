@@ -768,25 +768,37 @@ async fn a_cloned_key_is_suspended_told_and_reinstated_only_after_another_factor
 
 // ----- found in review: the phone, the clone's session, a pending change, a pending login -----
 
+/// A phone ("Evil", push token `token`) registered at 42 with the push enrollment `session`
+/// began at 41, and the enrollment polled at 43: the flow, the phone, the number its
+/// activation asks for, and the random generator it signs with.
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
+async fn register_phone(
+    e: &TestEnv,
+    session: &Session,
+    token: &str,
+) -> (String, mfa_push::device::EnrolledDevice, u8, ring::rand::SystemRandom) {
+    let (flow, uri) = e.auth.begin_push(session, at(41)).await.unwrap();
+    let sys = ring::rand::SystemRandom::new();
+    let offer = mfa_push::EnrollmentOffer::parse(&uri).unwrap();
+    let key = mfa_push::device::DeviceKey::generate(mfa_push::KeyAlgorithm::P256, &sys).unwrap();
+    let req =
+        mfa_push::device::registration_request(&offer, &key, "Evil", token, at(42), &sys).unwrap();
+    let response = e.auth.push_device_register(&req, at(42)).await.unwrap();
+    let phone = mfa_push::device::EnrolledDevice::new(&offer, key, &response).unwrap();
+    let mfa_flow::PushEnrollmentStatus::ConfirmNumber { number } =
+        e.auth.push_enrollment_status(session, &flow, &owner(), at(43)).await.unwrap()
+    else {
+        panic!("the enrollment asks to confirm a number")
+    };
+    (flow, phone, number, sys)
+}
+
 #[tokio::test]
 async fn a_phone_registered_in_a_session_never_steps_it_up_and_activates_only_through_it() {
     let e = env();
     let (app, signed_in, _) = user(&e, "ph@example.com", 0).await;
     let session = signed_in.session;
-    let (flow, uri) = e.auth.begin_push(&session, at(41)).await.unwrap();
-    #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
-    let sys = ring::rand::SystemRandom::new();
-    let offer = mfa_push::EnrollmentOffer::parse(&uri).unwrap();
-    let key = mfa_push::device::DeviceKey::generate(mfa_push::KeyAlgorithm::P256, &sys).unwrap();
-    let req =
-        mfa_push::device::registration_request(&offer, &key, "Evil", "t-1", at(42), &sys).unwrap();
-    let response = e.auth.push_device_register(&req, at(42)).await.unwrap();
-    let phone = mfa_push::device::EnrolledDevice::new(&offer, key, &response).unwrap();
-    let mfa_flow::PushEnrollmentStatus::ConfirmNumber { number } =
-        e.auth.push_enrollment_status(&session, &flow, &owner(), at(43)).await.unwrap()
-    else {
-        panic!()
-    };
+    let (flow, phone, number, sys) = register_phone(&e, &session, "t-1").await;
     // The phone approves its activation, and the browser never comes back for it.
     let (_, hint) = e.pushes.sent().last().cloned().unwrap();
     let fetch = phone.fetch_request(&hint.challenge_id, at(44), &sys).unwrap();
@@ -964,20 +976,7 @@ async fn a_reported_activation_fails_quietly_and_a_refused_answer_changes_nothin
     let e = env();
     let (_, signed_in, _) = user(&e, "act@example.com", 0).await;
     let session = signed_in.session;
-    let (flow, uri) = e.auth.begin_push(&session, at(41)).await.unwrap();
-    #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
-    let sys = ring::rand::SystemRandom::new();
-    let offer = mfa_push::EnrollmentOffer::parse(&uri).unwrap();
-    let key = mfa_push::device::DeviceKey::generate(mfa_push::KeyAlgorithm::P256, &sys).unwrap();
-    let req =
-        mfa_push::device::registration_request(&offer, &key, "Evil", "t-2", at(42), &sys).unwrap();
-    let response = e.auth.push_device_register(&req, at(42)).await.unwrap();
-    let phone = mfa_push::device::EnrolledDevice::new(&offer, key, &response).unwrap();
-    let mfa_flow::PushEnrollmentStatus::ConfirmNumber { .. } =
-        e.auth.push_enrollment_status(&session, &flow, &owner(), at(43)).await.unwrap()
-    else {
-        panic!()
-    };
+    let (flow, phone, _, sys) = register_phone(&e, &session, "t-2").await;
     let (_, hint) = e.pushes.sent().last().cloned().unwrap();
     let fetch = phone.fetch_request(&hint.challenge_id, at(44), &sys).unwrap();
     let msg = e.auth.push_device_fetch(&fetch, at(44)).await.unwrap();

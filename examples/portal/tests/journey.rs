@@ -202,6 +202,21 @@ fn token_after(mail: &str, markers: &[&str]) -> String {
     mail[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
 }
 
+/// Adds an authenticator app named `name` for the signed-in (or enrolling) browser `b`,
+/// with its first code: the app, the time of that code, and the server's answer.
+async fn enroll_app(b: &mut Browser, name: &str) -> (TotpApp, SystemTime, Value) {
+    let en = b.post("/api/mfa/totp/begin", json!({})).await;
+    let totp = TotpApp::scan(en["uri"].as_str().unwrap()).unwrap();
+    let t0 = SystemTime::now();
+    let r = b
+        .post(
+            "/api/mfa/totp/confirm",
+            json!({"flow": en["flow"], "code": totp.code(t0), "name": name}),
+        )
+        .await;
+    (totp, t0, r)
+}
+
 /// The phone approves the last push with `number`: fetch, verify, answer; the server's reply.
 async fn phone_answers(
     b: &Browser,
@@ -305,15 +320,7 @@ async fn the_whole_journey() {
     b.csrf = saved;
 
     // TOTP enrolled with the first code; recovery codes issued.
-    let en = b.post("/api/mfa/totp/begin", json!({})).await;
-    let totp = TotpApp::scan(en["uri"].as_str().unwrap()).unwrap();
-    let t0 = SystemTime::now();
-    let r = b
-        .post(
-            "/api/mfa/totp/confirm",
-            json!({"flow": en["flow"], "code": totp.code(t0), "name": "Phone"}),
-        )
-        .await;
+    let (totp, t0, r) = enroll_app(&mut b, "Phone").await;
     assert_eq!(r["recovery_codes"].as_array().map(Vec::len), Some(10), "{r}");
     let recovery_codes: Vec<String> = r["recovery_codes"]
         .as_array()
@@ -885,13 +892,7 @@ async fn a_forgotten_password_and_a_lost_phone_are_recovered() {
     assert_eq!(r["ok"], true, "{r}");
     let r = b.post("/api/login", json!({"identifier": "lost@example.com", "password": PW})).await;
     assert_eq!(r["must_enroll"], true, "{r}");
-    let en = b.post("/api/mfa/totp/begin", json!({})).await;
-    let totp = TotpApp::scan(en["uri"].as_str().unwrap()).unwrap();
-    let t0 = SystemTime::now();
-    let code = totp.code(t0);
-    let r = b
-        .post("/api/mfa/totp/confirm", json!({"flow": en["flow"], "code": code, "name": "P"}))
-        .await;
+    let (totp, t0, r) = enroll_app(&mut b, "P").await;
     let recovery = r["recovery_codes"][0].as_str().unwrap().to_owned();
     let old_session = b.session_cookie().unwrap();
 
@@ -1058,15 +1059,7 @@ async fn an_imported_legacy_user_moves_to_the_email_address() {
     let code = mailed_code(&last_mail(&dir));
     let r = b.post("/api/mfa/proof/confirm", json!({"flow": begun["flow"], "code": code})).await;
     assert_eq!(r["ok"], true, "{r}");
-    let en = b.post("/api/mfa/totp/begin", json!({})).await;
-    let totp = TotpApp::scan(en["uri"].as_str().unwrap()).unwrap();
-    let t0 = SystemTime::now();
-    let r = b
-        .post(
-            "/api/mfa/totp/confirm",
-            json!({"flow": en["flow"], "code": totp.code(t0), "name": "P"}),
-        )
-        .await;
+    let (totp, t0, r) = enroll_app(&mut b, "P").await;
     assert_eq!(r["ok"], true, "{r}");
     // A fresh sign-in (by the address now), then "use my email address as the user name".
     b.post("/api/logout", json!({})).await;
@@ -1150,15 +1143,7 @@ async fn a_fraud_report_is_named_everywhere_and_pauses_push() {
     assert_eq!(sign_up(&mut b, &dir, email).await["ok"], true);
     let r = b.post("/api/login", json!({"identifier": email, "password": PW})).await;
     assert_eq!(r["must_enroll"], true, "{r}");
-    let en = b.post("/api/mfa/totp/begin", json!({})).await;
-    let totp = TotpApp::scan(en["uri"].as_str().unwrap()).unwrap();
-    let t0 = SystemTime::now();
-    let r = b
-        .post(
-            "/api/mfa/totp/confirm",
-            json!({"flow": en["flow"], "code": totp.code(t0), "name": "Phone"}),
-        )
-        .await;
+    let (totp, t0, r) = enroll_app(&mut b, "Phone").await;
     let recovery = r["recovery_codes"][0].as_str().expect("recovery codes").to_owned();
     b.post("/api/logout", json!({})).await;
     b.post("/api/login", json!({"identifier": email, "password": PW})).await;
